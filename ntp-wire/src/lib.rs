@@ -1,0 +1,61 @@
+//! # ntp-wire
+//!
+//! Zero-copy encoding and decoding of NTP packets (RFC 5905, RFC 7822), for
+//! daemons, clients, monitors and fuzzers alike. `no_std`, no allocation, and
+//! no panic on any input.
+//!
+//! Two layers, in the manner of smoltcp's `wire` module:
+//!
+//! * [`Packet`]: a view over a byte buffer with a getter and a setter per
+//!   header field, and borrowed access to the [`Trailer`] (extension fields,
+//!   MAC or crypto-NAK).
+//! * [`Repr`]: the header as a plain `Copy` value, read with [`Repr::parse`]
+//!   and written with [`Repr::emit`].
+//!
+//! ```
+//! use ntp_wire::{Mode, NtpTimestamp, Packet, Repr};
+//!
+//! // A client request: mode 3, version 4, transmit time set.
+//! let request = Repr {
+//!     mode: Mode::Client,
+//!     transmit_time: NtpTimestamp::from_unix(1_795_273_920, 0),
+//!     poll: 6,
+//!     ..Repr::default()
+//! };
+//! let mut buf = [0u8; 48];
+//! request.emit_into(&mut buf)?;
+//!
+//! // Untrusted bytes go through `new_checked`; after that nothing can fail.
+//! let packet = Packet::new_checked(&buf[..])?;
+//! assert_eq!(packet.mode(), Mode::Client);
+//! assert_eq!(Repr::parse(&packet)?, request);
+//! # Ok::<(), ntp_wire::Error>(())
+//! ```
+//!
+//! Time values are in [`time`]: [`NtpTimestamp`] (32.32), [`NtpShort`]
+//! (16.16), [`NtpDate`] (era + timestamp) and the signed [`NtpDuration`].
+//!
+//! ## Features
+//!
+//! * `std` (default): `SystemTime` conversions and `std::error::Error`.
+//!   Without it the crate is `#![no_std]` and needs no allocator.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
+
+pub mod codes;
+mod error;
+pub mod packet;
+pub mod refid;
+pub mod time;
+pub mod trailer;
+
+pub use codes::{LeapIndicator, Mode, Stratum, StratumClass, Version};
+pub use error::Error;
+pub use packet::{HEADER_LEN, Packet, Repr};
+pub use refid::{KissCode, ReferenceId, ReferenceIdMeaning};
+pub use time::{NtpDate, NtpDuration, NtpShort, NtpTimestamp, UtcDateTime};
+pub use trailer::{Authenticator, ExtensionField, ExtensionFieldWriter, ExtensionFields, Mac, Trailer};
+
+#[cfg(test)]
+mod proptests;
