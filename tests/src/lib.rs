@@ -1,3 +1,12 @@
-//! Shared helpers for the cross-crate and interop tests: finding and running
-//! external tools (tshark, chronyd), pcap writing, and the rule for what to
-//! do when a tool is missing (skip loudly locally, fail under `CI=true`).
+//! Shared helpers for the cross-crate and interop tests in `tests/tests/`.
+//!
+//! * [`tools`]: find an external program (tshark, chronyd, ...) and decide
+//!   what a missing one means: a loud skip on a developer machine, a failure
+//!   under `CI=true`.
+//! * [`pcap`]: write datagrams into a pcap file that tshark can read.
+//! * [`chrony`]: start and stop a chronyd on loopback with its own config.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+
+pub mod chrony;
+pub mod pcap;
+pub mod tools;

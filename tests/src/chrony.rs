@@ -1,0 +1,1 @@
+//! chronyd on loopback (filled in with the authentication interop test).

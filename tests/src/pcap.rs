@@ -1,0 +1,1 @@
+//! pcap writing (filled in with the tshark agreement test).
