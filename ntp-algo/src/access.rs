@@ -1,0 +1,1 @@
+//! Access control by source address or prefix (the white paper's access groups).

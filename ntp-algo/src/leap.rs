@@ -1,0 +1,1 @@
+//! Leap seconds: the IERS leap-seconds.list file, the survivors' vote, manual add/delete rules.

@@ -1,0 +1,1 @@
+//! Per-source rate limiting with bounded state, answered with KoD RATE or dropped.
