@@ -52,9 +52,28 @@ const fn frac32_to_nanos(frac: u32) -> u32 {
 
 /// Rounds to the nearest integer, halves away from zero. `f64::round` lives in
 /// `std`, and this crate must build without it.
+///
+/// Not `x ± 0.5` truncated: that sum is rounded itself, which turns
+/// 0.49999999999999994 into 1 and every odd integer between 2^52 and 2^53
+/// into the next even one (found by the `timestamps` fuzz target).
 #[inline]
 fn round_half_away(x: f64) -> f64 {
-    if x >= 0.0 { x + 0.5 } else { x - 0.5 }
+    // From 2^52 up every f64 is an integer already; NaN and the infinities
+    // pass through to the callers' saturating casts.
+    const INTEGRAL_FROM: f64 = 4_503_599_627_370_496.0; // 2^52
+    if !(x > -INTEGRAL_FROM && x < INTEGRAL_FROM) {
+        return x;
+    }
+    // Below 2^52 in magnitude the truncation and the difference are exact.
+    let whole = x as i64 as f64;
+    let rest = x - whole;
+    if rest >= 0.5 {
+        whole + 1.0
+    } else if rest <= -0.5 {
+        whole - 1.0
+    } else {
+        whole
+    }
 }
 
 /// 64-bit NTP timestamp: 32 bits of seconds and 32 bits of fraction since the
@@ -631,7 +650,12 @@ impl NtpDate {
         if secs >= 0 {
             epoch.checked_add(Duration::new(secs.unsigned_abs(), nanos))
         } else {
-            epoch.checked_sub(Duration::from_secs(secs.unsigned_abs()))?.checked_add(Duration::from_nanos(nanos as u64))
+            // The last second apart: SystemTime refuses to subtract 2^63 s
+            // (i64::MIN) in one step where it keeps seconds in an i64.
+            epoch
+                .checked_sub(Duration::from_secs((secs + 1).unsigned_abs()))?
+                .checked_sub(Duration::from_secs(1))?
+                .checked_add(Duration::from_nanos(nanos as u64))
         }
     }
 }
@@ -642,9 +666,13 @@ fn system_time_to_unix(t: std::time::SystemTime) -> (i64, u32) {
     match t.duration_since(std::time::SystemTime::UNIX_EPOCH) {
         Ok(d) => (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()),
         Err(e) => {
+            // In i128: i64::MIN seconds, which SystemTime holds on Unix, is
+            // 2^63 s before the epoch, a magnitude no i64 holds.
             let d = e.duration();
-            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-            if d.subsec_nanos() == 0 { (-secs, 0) } else { (-secs - 1, 1_000_000_000 - d.subsec_nanos()) }
+            let secs = -i128::from(d.as_secs());
+            let (secs, nanos) =
+                if d.subsec_nanos() == 0 { (secs, 0) } else { (secs - 1, 1_000_000_000 - d.subsec_nanos()) };
+            (i64::try_from(secs).unwrap_or(i64::MIN), nanos)
         }
     }
 }
@@ -762,6 +790,25 @@ mod tests {
     }
 
     #[test]
+    fn test_float_rounding_is_exact() {
+        // Regression (fuzz target `timestamps`): rounding by adding 0.5 and
+        // truncating moved odd values between 2^52 and 2^53 units (12 to 24
+        // days) to the next even one, and the largest double below 0.5 up to 1.
+        for bits in [-8_444_249_301_319_681, (1 << 52) + 1, (1 << 53) - 1, -((1 << 53) - 1), 1, -1] {
+            let d = NtpDuration::from_bits(bits);
+            assert_eq!(NtpDuration::from_seconds_f64(d.to_seconds_f64()), d, "{bits}");
+        }
+        let below_half = 0.499_999_999_999_999_94_f64;
+        assert_eq!(NtpDuration::from_seconds_f64(below_half / 4_294_967_296.0), NtpDuration::ZERO);
+        assert_eq!(NtpDuration::from_seconds_f64(-below_half / 4_294_967_296.0), NtpDuration::ZERO);
+        assert_eq!(NtpShort::from_seconds_f64(below_half / 65_536.0), NtpShort::ZERO);
+        // Halves still go away from zero.
+        assert_eq!(NtpDuration::from_seconds_f64(2.5 / 4_294_967_296.0).to_bits(), 3);
+        assert_eq!(NtpDuration::from_seconds_f64(-2.5 / 4_294_967_296.0).to_bits(), -3);
+        assert_eq!(NtpShort::from_seconds_f64(0.5 / 65_536.0), NtpShort::from_bits(1));
+    }
+
+    #[test]
     fn test_short_conversions() {
         let s = NtpShort::from_parts(1, 0x8000);
         assert_eq!(s.to_seconds_f64(), 1.5);
@@ -811,6 +858,26 @@ mod tests {
         assert_eq!(date.to_system_time(), Some(before));
     }
 
+    #[cfg(feature = "std")]
+    #[test]
+    fn test_system_time_at_i64_min_seconds() {
+        // Regression (fuzz target `timestamps`): the earliest SystemTime Unix
+        // holds, i64::MIN seconds, came out one second late and did not
+        // convert back.
+        use std::time::UNIX_EPOCH;
+        let earliest = UNIX_EPOCH
+            .checked_sub(Duration::from_secs(i64::MAX as u64))
+            .and_then(|t| t.checked_sub(Duration::from_secs(1)));
+        let Some(t) = earliest else { return }; // a platform with a narrower SystemTime
+        let date = NtpDate::from_system_time(t).unwrap();
+        assert_eq!(Some(date), NtpDate::from_unix(i64::MIN, 0));
+        assert_eq!(date.to_system_time(), Some(t));
+        let t = t + Duration::new(0, 250);
+        let date = NtpDate::from_system_time(t).unwrap();
+        assert_eq!(date.to_unix(), Some((i64::MIN, 250)));
+        assert_eq!(date.to_system_time(), Some(t));
+    }
+
     proptest! {
         #[test]
         fn prop_unix_round_trip(secs in -(1i64 << 40)..(1i64 << 40), nanos in 0u32..1_000_000_000) {
@@ -844,6 +911,13 @@ mod tests {
             let end = start.checked_add(dd).unwrap();
             prop_assert_eq!(end.checked_sub(start), Some(dd));
             prop_assert_eq!(end.timestamp() - start.timestamp(), dd);
+        }
+
+        #[test]
+        fn prop_duration_f64_round_trip(bits in -(1i64 << 53)..=(1i64 << 53)) {
+            // Below 2^53 units the float is exact, so the way back must be too.
+            let d = NtpDuration::from_bits(bits);
+            prop_assert_eq!(NtpDuration::from_seconds_f64(d.to_seconds_f64()), d);
         }
 
         #[test]
