@@ -469,13 +469,21 @@ impl Repr {
         }
     }
 
-    /// The kiss code, if this is a kiss-o'-death packet (stratum 0).
+    /// The kiss code, if this is a kiss-o'-death packet: stratum 0 in a
+    /// packet that should carry time (server, symmetric or broadcast mode).
+    /// Client requests also go out with stratum 0 and carry no kiss code.
     ///
     /// The caller still has to check that it answers one of its requests
     /// (origin timestamp) before acting on it (RFC 5905 §7.4).
     #[inline]
     pub fn kiss_code(&self) -> Option<KissCode> {
-        if self.stratum == Stratum::UNSPECIFIED { Some(self.reference_id.kiss_code()) } else { None }
+        let carries_time =
+            matches!(self.mode, Mode::Server | Mode::SymmetricActive | Mode::SymmetricPassive | Mode::Broadcast);
+        if carries_time && self.stratum == Stratum::UNSPECIFIED {
+            Some(self.reference_id.kiss_code())
+        } else {
+            None
+        }
     }
 }
 
@@ -578,5 +586,8 @@ mod tests {
         repr.stratum = Stratum::UNSPECIFIED;
         repr.reference_id = ReferenceId(*b"RATE");
         assert_eq!(repr.kiss_code(), Some(KissCode::Rate));
+        // A client request at stratum 0 is not a kiss-o'-death.
+        repr.mode = Mode::Client;
+        assert_eq!(repr.kiss_code(), None);
     }
 }

@@ -275,6 +275,10 @@ impl<'a> ExtensionFieldWriter<'a> {
     /// Ends the run of fields and returns the packet length so far. When
     /// `mac_follows` is false, the last field is padded to 28 bytes if it is
     /// shorter (RFC 7822 §7.5).
+    ///
+    /// `mac_follows` means a MAC of 20 or 24 bytes. Pass `false` before a
+    /// crypto-NAK: a 16-byte field plus the 4-byte NAK would be 20 bytes and
+    /// read back as a MAC.
     pub fn finish(self, mac_follows: bool) -> Result<usize, Error> {
         let Some(last) = self.last else { return Ok(self.pos) };
         let last_len = self.pos - last;
