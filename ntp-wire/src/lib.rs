@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+pub mod auth;
 pub mod codes;
 mod error;
 pub mod packet;
