@@ -1,0 +1,258 @@
+//! The lab: the seed documents' topologies, run by the real engine.
+//!
+//! ```text
+//! cargo run --release --example lab                       # every scenario, virtual time
+//! cargo run --release --example lab -- --scenario seed-003
+//! cargo run --release --example lab -- --trace trace.csv  # convergence trace, one row per node per 16 s
+//! cargo run --release --example lab -- --udp              # seed 001 over real loopback sockets
+//! ```
+//!
+//! In virtual time nothing sleeps, so hours of network life take a moment.
+//! For each scenario the lab prints the timeline of what matters to an
+//! operator (synchronization gained and lost, system peer changes,
+//! falsetickers, the local reference taking over) and the final status in
+//! the vendors' formats. `--udp` runs seed 001 as three real nodes on
+//! 127.0.0.1 with short polls, each with its own socket and software clock.
+
+mod support;
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use ntp_algo::association::AssociationMode;
+use ntp_algo::events::Event;
+use ntp_algo::scenarios::{self, Scenario};
+use ntp_algo::sim::Simulation;
+use ntp_algo::status;
+
+struct Options {
+    scenario: Option<String>,
+    trace: Option<String>,
+    seed: u64,
+    udp: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options, String> {
+    let mut o = Options { scenario: None, trace: None, seed: 1, udp: false };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--scenario" => o.scenario = Some(value()?),
+            "--trace" => o.trace = Some(value()?),
+            "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--udp" => o.udp = true,
+            "--help" | "-h" => {
+                return Err(
+                    "usage: lab [--scenario seed-001|seed-000-002|seed-003] [--trace FILE.csv] [--seed N] [--udp]"
+                        .into(),
+                );
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if options.udp {
+        return match udp_lab() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("lab --udp: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let mut scenarios = scenarios::all(options.seed);
+    if let Some(name) = &options.scenario {
+        scenarios.retain(|s| s.name == name);
+        if scenarios.is_empty() {
+            eprintln!("no scenario {name:?}; try seed-001, seed-000-002 or seed-003");
+            return ExitCode::FAILURE;
+        }
+    }
+    let mut trace = options
+        .trace
+        .as_ref()
+        .map(|_| String::from("scenario,time_s,node,true_offset_s,stratum,system_peer,synchronized\n"));
+    for scenario in scenarios {
+        run(scenario, trace.as_mut());
+    }
+    if let (Some(path), Some(text)) = (&options.trace, trace) {
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("writing {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("trace written to {path}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
+    println!("== {}: {}", scenario.name, scenario.title);
+    let started = Instant::now();
+    let name = scenario.name;
+    let mut next_sample = 0.0;
+    scenario.sim.run_until_with(scenario.duration, |sim| {
+        if let Some(out) = trace.as_deref_mut() {
+            while sim.now() >= next_sample {
+                sample_trace(out, name, next_sample, sim);
+                next_sample += 16.0;
+            }
+        }
+    });
+    let elapsed = started.elapsed();
+    print_timeline(&scenario);
+    println!(
+        "-- {:.0} s of network time in {:.2} s of real time; {} datagrams sent, {} delivered",
+        scenario.duration,
+        elapsed.as_secs_f64(),
+        scenario.sim.stats.sent,
+        scenario.sim.stats.delivered
+    );
+    print_final_status(&mut scenario.sim);
+    println!();
+}
+
+fn sample_trace(out: &mut String, scenario: &str, time: f64, sim: &mut Simulation) {
+    for index in 0..sim.nodes().len() {
+        let offset = sim.true_offset(index).unwrap_or(f64::NAN);
+        let Some(node) = sim.node(index) else { continue };
+        let system = node.engine.system();
+        let peer = system
+            .system_peer()
+            .and_then(|id| node.engine.association(id))
+            .map_or("-".to_string(), |a| a.config().address.ip().to_string());
+        let _ = writeln!(
+            out,
+            "{scenario},{time:.0},{},{offset:.9},{},{peer},{}",
+            node.name,
+            system.stratum,
+            u8::from(system.is_synchronized())
+        );
+    }
+}
+
+fn describe(sim: &Simulation, node: usize, event: &Event) -> Option<String> {
+    let engine = &sim.node(node)?.engine;
+    let name_of = |id| {
+        engine.association(id).map(|a| {
+            let address = a.config().address.ip().to_string();
+            sim.nodes().iter().find(|n| n.address.ip().to_string() == address).map_or(address, |n| n.name.clone())
+        })
+    };
+    Some(match event {
+        Event::SyncGained { stratum } => format!("synchronized, stratum {stratum}"),
+        Event::SyncLost => "lost synchronization: no usable source".into(),
+        Event::SystemPeerChanged { to: Some(id), .. } => {
+            format!("system peer is now {}", name_of(*id).unwrap_or_else(|| format!("association {id}")))
+        }
+        Event::SystemPeerChanged { to: None, .. } => "no system peer".into(),
+        Event::FalsetickerRejected { id } => {
+            format!("rejected {} as a falseticker", name_of(*id).unwrap_or_else(|| format!("association {id}")))
+        }
+        Event::LocalReferenceInUse { stratum } => format!("serving its local clock as reference, stratum {stratum}"),
+        Event::ClockStepped { offset } => format!("clock stepped by {:+.6} s", offset),
+        Event::Mobilized { ephemeral: true, mode, address, .. } => {
+            let mode = match mode {
+                AssociationMode::SymmetricPassive => "symmetric passive peer",
+                AssociationMode::BroadcastClient => "broadcast client association",
+                _ => "association",
+            };
+            format!("accepted {mode} for {}", address.ip())
+        }
+        Event::Unreachable { id } => {
+            format!("{} unreachable", name_of(*id).unwrap_or_else(|| format!("association {id}")))
+        }
+        Event::KissOfDeath { code, .. } => format!("kiss-o'-death {code}"),
+        Event::PanicOffset { offset } => format!("refused an offset of {offset:+.3} s (panic threshold)"),
+        _ => return None,
+    })
+}
+
+fn print_timeline(scenario: &Scenario) {
+    let sim = &scenario.sim;
+    let mut lines: Vec<(f64, String)> =
+        scenario.script.iter().map(|(t, what)| (*t, format!("{:<8} {what}", "--"))).collect();
+    for record in sim.records() {
+        if let Some(text) = describe(sim, record.node, &record.event) {
+            let name = sim.node(record.node).map_or("?", |n| n.name.as_str());
+            lines.push((record.time, format!("{name:<8} {text}")));
+        }
+    }
+    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("  {:>9}  {:<8} event", "time (s)", "node");
+    for (time, text) in lines {
+        println!("  {time:>9.1}  {text}");
+    }
+}
+
+fn print_final_status(sim: &mut Simulation) {
+    println!("-- final status");
+    for index in 0..sim.nodes().len() {
+        let offset = sim.true_offset(index).unwrap_or(f64::NAN);
+        let Some(reading) = sim.reading(index) else { continue };
+        let Some(node) = sim.node(index) else { continue };
+        let s = node.engine.system_status(reading);
+        let peers = node.engine.peer_status(reading);
+        if peers.is_empty() && s.stratum <= 2 {
+            println!("[{}] reference node, stratum {}, true offset {:+.3} ms", node.name, s.stratum, offset * 1e3);
+            continue;
+        }
+        println!("[{}] true offset {:+.3} ms; show ntp status", node.name, offset * 1e3);
+        for line in status::cisco_show_ntp_status(&s).lines() {
+            println!("    {line}");
+        }
+        println!("[{}] show ntp associations", node.name);
+        for line in status::cisco_show_ntp_associations(&peers).lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+/// Seed 001 over real sockets: DeviceC (master 2), DeviceD (client of C),
+/// DeviceE (peer of D), each in its own thread with short polls.
+fn udp_lab() -> Result<(), String> {
+    use ntp_algo::access::{AccessClass, Prefix};
+    // One loopback address per node: reference ids are addresses, and loop
+    // detection would mistake nodes sharing 127.0.0.1 for one another.
+    let free = |ip: &str| -> Result<std::net::SocketAddr, String> {
+        let s = std::net::UdpSocket::bind((ip, 0)).map_err(|e| format!("bind {ip}: {e}"))?;
+        s.local_addr().map_err(|e| e.to_string())
+    };
+    let (c, d, e) = (free("127.0.1.31")?, free("127.0.2.1")?, free("127.0.2.2")?);
+    let duration = 20.0;
+    let spec = |a: std::net::SocketAddr| format!("{a},iburst,minpoll=1,maxpoll=2");
+    let mut options = Vec::new();
+    options.push(("DeviceC", support::NodeOptions { listen: Some(c), master: Some(2), ..Default::default() }));
+    let mut d_opts = support::NodeOptions { listen: Some(d), ..Default::default() };
+    d_opts.associations.push(support::parse_association(AssociationMode::Client, &spec(c))?);
+    d_opts.access.push((Prefix::host(e.ip()), AccessClass::Peer));
+    options.push(("DeviceD", d_opts));
+    let mut e_opts = support::NodeOptions { listen: Some(e), ..Default::default() };
+    e_opts.associations.push(support::parse_association(AssociationMode::SymmetricActive, &spec(d))?);
+    options.push(("DeviceE", e_opts));
+    println!("== seed-001 over UDP on loopback for {duration} s: DeviceC {c}, DeviceD {d}, DeviceE {e}");
+    let handles: Vec<_> = options
+        .into_iter()
+        .map(|(name, mut opts)| {
+            opts.duration = Some(duration);
+            opts.quiet = false;
+            std::thread::spawn(move || support::run(&opts, name))
+        })
+        .collect();
+    for handle in handles {
+        handle.join().map_err(|_| "a node thread panicked".to_string())??;
+    }
+    Ok(())
+}

@@ -1,0 +1,856 @@
+//! The engine: one NTP node, sans-IO.
+//!
+//! # Driving it
+//!
+//! ```text
+//! loop {
+//!     match engine.poll_output() {
+//!         Output::Transmit(t)  => socket.send_to(t.payload(), t.destination),
+//!         Output::Clock(a)     => apply a to the clock (step, or set the frequency),
+//!         Output::Event(e)     => log e,
+//!         Output::Timeout(at)  => { wait for a datagram or until `at`;
+//!                                   engine.handle_datagram(now, from, bytes) or
+//!                                   engine.handle_timeout(now) }
+//!     }
+//! }
+//! ```
+//!
+//! Every input carries `now`, the caller's reading of the clock this engine
+//! disciplines. Deadlines come back in that clock. When the engine asks for
+//! a step, the caller must apply it before the next input; the engine then
+//! expects readings that are off by the step and keeps its own timeline
+//! continuous.
+//!
+//! # Dispatch (RFC 5905 Figure 20)
+//!
+//! Rows are the association a packet's source address matches (if any),
+//! columns the packet's mode:
+//!
+//! | association | 1 sym-act | 2 sym-pas | 3 client | 4 server | 5 bcast |
+//! |---|---|---|---|---|---|
+//! | none | NEWPS | DSCRD | FXMIT | DSCRD | NEWBC |
+//! | symmetric active | PROC | PROC | FXMIT | DSCRD | DSCRD |
+//! | symmetric passive | PROC | DSCRD (ERR) | FXMIT | DSCRD | DSCRD |
+//! | client | DSCRD | DSCRD | FXMIT | PROC | DSCRD |
+//! | broadcast client | DSCRD | DSCRD | FXMIT | PROC while calibrating | PROC |
+//!
+//! Departures from the RFC's table, each on purpose:
+//! * A client request (mode 3) is always answered by the stateless server,
+//!   whatever association its source has, as ntpd does (its AM_NOMATCH falls
+//!   back to the "none" row): two nodes that each list the other as a server
+//!   must both be answered.
+//! * NEWPS (a passive association for an unknown mode 1 peer) happens only
+//!   when the packet verifies with a trusted key, or when an explicit `peer`
+//!   access rule covers the source and authentication is not required.
+//!   Otherwise the packet is answered statelessly (mode 2) if access allows
+//!   time service, and creates nothing.
+//! * ERR (mode 2 to a passive association) discards the packet and never
+//!   tears the association down: an unauthenticated packet must not be
+//!   able to demobilize anything.
+//! * Manycast (mode 4 from an unknown server) is not supported: DSCRD.
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, SocketAddr};
+
+use ntp_wire::auth::{self, AuthError, Keyring};
+use ntp_wire::{Mode, NtpDuration, NtpTimestamp, Packet, ReferenceId, Repr, Version};
+
+use crate::access::{AccessClass, AccessList};
+use crate::association::{
+    Association, AssociationConfig, AssociationId, AssociationMode, AuthStatus, ConfigError, ReceiveContext,
+    ReceiveOutcome,
+};
+use crate::constants::{MAXSTRAT, MINPOLL};
+use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
+use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
+use crate::filter::FilterVerdict;
+use crate::onwire::log2_seconds;
+use crate::select::{Candidate, SelectConfig, Selector};
+use crate::server::{Responder, ResponderConfig, Response};
+use crate::system::{SelectionStatus, SyncSource, SystemVariables, reference_id_for};
+
+/// The longest datagram the engine sends: a header and a 20-byte-digest MAC,
+/// with room to spare.
+pub const MAX_DATAGRAM: usize = 128;
+/// The most datagrams kept waiting to be drained; more are dropped and counted.
+pub const TRANSMIT_QUEUE_LIMIT: usize = 1024;
+
+/// How the engine behaves. Every field has a default (see [`EngineConfig::default`]).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Precision of the local clock, log2 seconds (default -20, about 1 µs).
+    pub precision: i8,
+    /// The addresses others reach this node at: a source whose reference id
+    /// names one of them is synchronized to us, and is refused (a loop).
+    pub local_addresses: Vec<IpAddr>,
+    /// Use only authenticated packets for time (`ntp authenticate`).
+    pub require_authentication: bool,
+    /// Access control; by default every source may do everything.
+    pub access: AccessList,
+    /// The server responder's settings (rate limiting, crypto-NAKs).
+    pub responder: ResponderConfig,
+    /// Listen to broadcast servers (`ntp broadcast client`).
+    pub broadcast_client: bool,
+    /// Most associations created by arriving packets (passive peers,
+    /// broadcast clients) at once.
+    pub max_ephemeral: usize,
+    /// Most associations in all.
+    pub max_associations: usize,
+    /// The clock discipline's constants.
+    pub discipline: DisciplineConfig,
+    /// The selection's constants.
+    pub select: SelectConfig,
+    /// Serve the local clock as a reference at this stratum when no source
+    /// is usable (`ntp master N`, `refclock-master N`).
+    pub local_reference_stratum: Option<u8>,
+    /// Frequency correction saved from an earlier run, ppm.
+    pub saved_frequency_ppm: Option<f64>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            precision: -20,
+            local_addresses: Vec::new(),
+            require_authentication: false,
+            access: AccessList::allow_all(),
+            responder: ResponderConfig::default(),
+            broadcast_client: false,
+            max_ephemeral: 64,
+            max_associations: 4096,
+            discipline: DisciplineConfig::default(),
+            select: SelectConfig::default(),
+            local_reference_stratum: None,
+            saved_frequency_ppm: None,
+        }
+    }
+}
+
+/// A datagram to send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to send it.
+    pub destination: SocketAddr,
+    len: u16,
+    data: [u8; MAX_DATAGRAM],
+}
+
+impl Transmit {
+    fn new(destination: SocketAddr, payload: &[u8]) -> Option<Self> {
+        let mut data = [0u8; MAX_DATAGRAM];
+        data.get_mut(..payload.len())?.copy_from_slice(payload);
+        Some(Transmit { destination, len: payload.len() as u16, data })
+    }
+
+    /// The bytes to send.
+    pub fn payload(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl core::fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Transmit").field("destination", &self.destination).field("len", &self.len).finish()
+    }
+}
+
+/// What the caller should do to its clock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockAction {
+    /// Step the clock by `offset` seconds (add it to the current time).
+    Step {
+        /// Seconds; positive means the clock is behind and must jump forward.
+        offset: f64,
+    },
+    /// Run the clock with this frequency correction from now on, ppm
+    /// (positive: faster). It combines the learned frequency error with the
+    /// slew that removes the remaining offset; the engine sends a new value
+    /// every second while it disciplines the clock.
+    SetFrequency {
+        /// Parts per million.
+        ppm: f64,
+    },
+}
+
+/// One output of the engine.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Output {
+    /// Send a datagram.
+    Transmit(Transmit),
+    /// Adjust the clock.
+    Clock(ClockAction),
+    /// Something happened.
+    Event(Event),
+    /// Nothing more to do: call [`Engine::handle_timeout`] at this time (or
+    /// earlier, with a datagram).
+    Timeout(NtpTimestamp),
+}
+
+/// One NTP node.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    keys: Keyring,
+    our_ids: Vec<ReferenceId>,
+    associations: Vec<Association>,
+    selection: Vec<SelectionStatus>,
+    next_id: u32,
+    epoch: NtpTimestamp,
+    last_now: f64,
+    system: SystemVariables,
+    discipline: Discipline,
+    selector: Selector,
+    candidates: Vec<Candidate>,
+    last_sample_used: f64,
+    stepped_at: Option<f64>,
+    next_tick: Option<f64>,
+    responder: Responder,
+    transmits: VecDeque<Transmit>,
+    clock_actions: VecDeque<ClockAction>,
+    events: VecDeque<Event>,
+    counters: Counters,
+    scratch: [u8; MAX_DATAGRAM],
+}
+
+impl Engine {
+    /// An engine with no associations, created at `now`.
+    pub fn new(config: EngineConfig, keys: Keyring, now: NtpTimestamp) -> Self {
+        let discipline = Discipline::new(config.discipline, config.saved_frequency_ppm);
+        let poll = discipline.poll_log2();
+        let our_ids = config.local_addresses.iter().map(|a| reference_id_for(*a)).collect();
+        let mut engine = Engine {
+            system: SystemVariables::unsynchronized(config.precision, poll),
+            responder: Responder::new(config.responder),
+            config,
+            keys,
+            our_ids,
+            associations: Vec::new(),
+            selection: Vec::new(),
+            next_id: 1,
+            epoch: now,
+            last_now: 0.0,
+            discipline,
+            selector: Selector::new(),
+            candidates: Vec::new(),
+            last_sample_used: f64::NEG_INFINITY,
+            stepped_at: None,
+            next_tick: None,
+            transmits: VecDeque::with_capacity(64),
+            clock_actions: VecDeque::with_capacity(8),
+            events: VecDeque::with_capacity(64),
+            counters: Counters::default(),
+            scratch: [0; MAX_DATAGRAM],
+        };
+        engine.fall_back(0.0);
+        engine
+    }
+
+    // ----- getters -----
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// The system variables.
+    pub fn system(&self) -> &SystemVariables {
+        &self.system
+    }
+
+    /// The clock discipline.
+    pub fn discipline(&self) -> &Discipline {
+        &self.discipline
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The server responder (its counters, tracked sources).
+    pub fn responder(&self) -> &Responder {
+        &self.responder
+    }
+
+    /// The keyring.
+    pub fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
+    /// All associations.
+    pub fn associations(&self) -> impl Iterator<Item = &Association> {
+        self.associations.iter()
+    }
+
+    /// One association.
+    pub fn association(&self, id: AssociationId) -> Option<&Association> {
+        self.associations.iter().find(|a| a.id() == id)
+    }
+
+    /// How the selection last judged an association.
+    pub fn selection_status(&self, id: AssociationId) -> SelectionStatus {
+        self.index_of(id).and_then(|i| self.selection.get(i).copied()).unwrap_or_default()
+    }
+
+    /// `now` on the engine's timeline, seconds since the engine started
+    /// (continuous across clock steps the engine ordered).
+    pub fn seconds(&self, now: NtpTimestamp) -> f64 {
+        (now - self.epoch).to_seconds_f64()
+    }
+
+    /// The caller's clock reading that corresponds to `at` on the engine's timeline.
+    pub fn timestamp_at(&self, at: f64) -> NtpTimestamp {
+        self.epoch + NtpDuration::from_seconds_f64(at)
+    }
+
+    // ----- commands -----
+
+    /// Adds a configured association; its first poll is due at once.
+    pub fn add_association(
+        &mut self,
+        config: AssociationConfig,
+        now: NtpTimestamp,
+    ) -> Result<AssociationId, ConfigError> {
+        config.validate()?;
+        if let Some(key_id) = config.key_id
+            && self.keys.get(key_id).is_none()
+        {
+            return Err(ConfigError::UnknownKey { key_id });
+        }
+        if self.associations.iter().any(|a| a.config().address == config.address) {
+            return Err(ConfigError::Duplicate { address: config.address });
+        }
+        let t = self.advance(now);
+        self.mobilize(config, false, t)
+    }
+
+    /// Removes an association.
+    pub fn remove_association(&mut self, id: AssociationId, now: NtpTimestamp) -> Result<(), ConfigError> {
+        let t = self.advance(now);
+        let index = self.index_of(id).ok_or(ConfigError::NoSuchAssociation { id })?;
+        self.demobilize(index, DemobilizeReason::Removed);
+        self.system_process(t);
+        Ok(())
+    }
+
+    /// The keyring, to add, remove or (un)trust keys.
+    pub fn keys_mut(&mut self) -> &mut Keyring {
+        &mut self.keys
+    }
+
+    /// Replaces the access list.
+    pub fn set_access(&mut self, access: AccessList) {
+        self.config.access = access;
+    }
+
+    // ----- inputs -----
+
+    /// A datagram from `source` arrived at `now` (the receive timestamp).
+    pub fn handle_datagram(&mut self, now: NtpTimestamp, source: SocketAddr, bytes: &[u8]) {
+        let t = self.advance(now);
+        self.counters.received += 1;
+        let Ok(packet) = Packet::new_checked(bytes) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        if matches!(packet.version(), Version::Unknown(_)) {
+            self.counters.bad_version += 1;
+            return;
+        }
+        let access = self.config.access.classify(source.ip());
+        if access == AccessClass::Ignore {
+            self.counters.access_denied += 1;
+            return;
+        }
+        let mode = packet.mode();
+        match mode {
+            Mode::Client => return self.serve(bytes, source, access, now, t),
+            Mode::SymmetricActive | Mode::SymmetricPassive | Mode::Server | Mode::Broadcast => {}
+            Mode::Reserved | Mode::Control | Mode::Private => {
+                self.counters.discarded += 1;
+                return;
+            }
+        }
+        let Ok(repr) = Repr::parse(&packet) else {
+            self.counters.malformed += 1;
+            return;
+        };
+        let auth = self.authenticate(bytes);
+        let index = match self.associations.iter().position(|a| a.config().address == source) {
+            Some(index) => index,
+            None => match self.mobilize_for(&repr, source, access, auth, t) {
+                Some(index) => index,
+                None => {
+                    if mode == Mode::SymmetricActive {
+                        self.serve(bytes, source, access, now, t);
+                    } else {
+                        self.counters.discarded += 1;
+                    }
+                    return;
+                }
+            },
+        };
+        let Some(association) = self.associations.get_mut(index) else { return };
+        if !association.accepts(mode) {
+            self.counters.discarded += 1;
+            return;
+        }
+        let ctx = ReceiveContext {
+            precision: self.config.precision,
+            synchronized: self.system.is_synchronized(),
+            require_authentication: self.config.require_authentication,
+            access_allows_sync: access.allows_sync(),
+        };
+        let id = association.id();
+        let report = association.receive(&repr, now, t, auth, &ctx);
+        if report.became_reachable {
+            self.push_event(Event::Reachable { id });
+        }
+        if report.answer_now {
+            let template = self.system.header_template(t);
+            self.transmit(index, &template, now);
+        }
+        match report.outcome {
+            ReceiveOutcome::Rejected(test) => {
+                self.counters.count_rejection(test);
+                self.push_event(Event::PacketRejected { source, id: Some(id), test });
+            }
+            ReceiveOutcome::KissOfDeath(code) => {
+                self.counters.kod_received += 1;
+                self.push_event(Event::KissOfDeath { id, code });
+                if code.demands_stop() {
+                    self.demobilize(index, DemobilizeReason::KissOfDeath(code));
+                    self.system_process(t);
+                }
+            }
+            ReceiveOutcome::Calibrating => {}
+            ReceiveOutcome::Sample(FilterVerdict::Update(_)) => self.system_process(t),
+            ReceiveOutcome::Sample(_) => {}
+        }
+    }
+
+    /// A deadline passed (call at or after the last [`Output::Timeout`]).
+    pub fn handle_timeout(&mut self, now: NtpTimestamp) {
+        let t = self.advance(now);
+        let system_poll = self.system.poll;
+        let template = self.system.header_template(t);
+        let mut polled = false;
+        let mut index = 0;
+        while index < self.associations.len() {
+            let Some(association) = self.associations.get_mut(index) else { break };
+            if association.next_poll() > t {
+                index += 1;
+                continue;
+            }
+            polled = true;
+            let id = association.id();
+            let report = association.poll(t, system_poll);
+            if report.became_unreachable {
+                self.push_event(Event::Unreachable { id });
+            }
+            if report.demobilize {
+                self.demobilize(index, DemobilizeReason::Unreachable);
+                continue;
+            }
+            if report.transmit {
+                self.transmit(index, &template, now);
+            }
+            index += 1;
+        }
+        if polled {
+            self.system_process(t);
+        }
+        if let Some(tick) = self.next_tick
+            && tick <= t
+        {
+            let correction = self.discipline.tick();
+            self.queue_clock(ClockAction::SetFrequency { ppm: correction * 1e6 });
+            self.next_tick = Some(tick.max(t - 1.0) + 1.0);
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next thing to do. Call until it returns [`Output::Timeout`].
+    #[must_use]
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(action) = self.clock_actions.pop_front() {
+            return Output::Clock(action);
+        }
+        if let Some(transmit) = self.transmits.pop_front() {
+            return Output::Transmit(transmit);
+        }
+        if let Some(event) = self.events.pop_front() {
+            return Output::Event(event);
+        }
+        Output::Timeout(self.timestamp_at(self.next_deadline()))
+    }
+
+    /// The next deadline on the engine's timeline, never before the last input.
+    pub fn next_deadline(&self) -> f64 {
+        let polls = self.associations.iter().map(Association::next_poll);
+        let deadline = polls.chain(self.next_tick).fold(self.last_now + 3600.0, f64::min);
+        deadline.max(self.last_now)
+    }
+
+    // ----- internals -----
+
+    fn advance(&mut self, now: NtpTimestamp) -> f64 {
+        let t = self.seconds(now);
+        // A caller's clock that went backwards must not move deadlines back.
+        if t > self.last_now {
+            self.last_now = t;
+        }
+        t
+    }
+
+    fn index_of(&self, id: AssociationId) -> Option<usize> {
+        self.associations.iter().position(|a| a.id() == id)
+    }
+
+    fn authenticate(&mut self, bytes: &[u8]) -> AuthStatus {
+        match auth::verify(bytes, &self.keys) {
+            Ok(key) => AuthStatus::Verified { key_id: key.id() },
+            Err(AuthError::NoMac) => AuthStatus::None,
+            Err(AuthError::CryptoNak) => {
+                self.counters.crypto_nak += 1;
+                AuthStatus::CryptoNak
+            }
+            Err(_) => {
+                self.counters.auth_failed += 1;
+                AuthStatus::Failed
+            }
+        }
+    }
+
+    fn serve(&mut self, bytes: &[u8], source: SocketAddr, access: AccessClass, now: NtpTimestamp, t: f64) {
+        let system = self.system.header_template(t);
+        let mut out = [0u8; MAX_DATAGRAM];
+        let response = self.responder.respond(bytes, source.ip(), access, now, t, &system, &self.keys, &mut out);
+        let len = match response {
+            Response::Reply { len, .. } => {
+                self.counters.replies_sent += 1;
+                len
+            }
+            Response::KissOfDeath { len, .. } => {
+                self.counters.kod_sent += 1;
+                len
+            }
+            Response::CryptoNak { len } => len,
+            Response::Drop(reason) => {
+                match reason {
+                    crate::server::DropReason::RateLimited => self.counters.rate_dropped += 1,
+                    crate::server::DropReason::AccessDenied => self.counters.access_denied += 1,
+                    crate::server::DropReason::AuthFailed(_) => self.counters.auth_failed += 1,
+                    _ => self.counters.discarded += 1,
+                }
+                return;
+            }
+        };
+        if let Some(payload) = out.get(..len) {
+            self.queue_transmit(source, payload);
+        }
+    }
+
+    /// NEWPS and NEWBC: whether an unknown source's packet may create an
+    /// association, and if so which. Returns its index.
+    fn mobilize_for(
+        &mut self,
+        repr: &Repr,
+        source: SocketAddr,
+        access: AccessClass,
+        auth: AuthStatus,
+        t: f64,
+    ) -> Option<usize> {
+        let key_id = match auth {
+            AuthStatus::Verified { key_id } => Some(key_id),
+            _ => None,
+        };
+        let (mode, allowed) = match repr.mode {
+            Mode::SymmetricActive => {
+                let by_rule = !self.config.require_authentication
+                    && auth == AuthStatus::None
+                    && self.config.access.explicit_class(source.ip()) == Some(AccessClass::Peer);
+                (AssociationMode::SymmetricPassive, key_id.is_some() || by_rule)
+            }
+            Mode::Broadcast => {
+                let authentic = key_id.is_some() || (auth == AuthStatus::None && !self.config.require_authentication);
+                (AssociationMode::BroadcastClient, self.config.broadcast_client && authentic)
+            }
+            _ => return None,
+        };
+        if !allowed || !access.allows_sync() {
+            if repr.mode == Mode::SymmetricActive {
+                self.counters.peer_refused += 1;
+            }
+            return None;
+        }
+        let ephemeral = self.associations.iter().filter(|a| a.is_ephemeral()).count();
+        if ephemeral >= self.config.max_ephemeral {
+            self.counters.peer_refused += 1;
+            return None;
+        }
+        let poll = repr.poll.clamp(MINPOLL, crate::constants::MAXPOLL);
+        let mut config = AssociationConfig::new(mode, source).with_poll(poll, crate::constants::MAXPOLL);
+        config.key_id = key_id;
+        self.mobilize(config, true, t).ok()?;
+        Some(self.associations.len() - 1)
+    }
+
+    fn mobilize(&mut self, config: AssociationConfig, ephemeral: bool, t: f64) -> Result<AssociationId, ConfigError> {
+        if self.associations.len() >= self.config.max_associations {
+            return Err(ConfigError::TooManyAssociations { limit: self.config.max_associations });
+        }
+        let id = AssociationId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.associations.push(Association::new(id, config, ephemeral, t));
+        self.selection.push(SelectionStatus::Rejected);
+        self.push_event(Event::Mobilized { id, address: config.address, mode: config.mode, ephemeral });
+        Ok(id)
+    }
+
+    fn demobilize(&mut self, index: usize, reason: DemobilizeReason) {
+        if index >= self.associations.len() {
+            return;
+        }
+        let association = self.associations.remove(index);
+        if index < self.selection.len() {
+            self.selection.remove(index);
+        }
+        let id = association.id();
+        self.push_event(Event::Demobilized { id, address: association.config().address, reason });
+    }
+
+    fn transmit(&mut self, index: usize, template: &Repr, now: NtpTimestamp) {
+        let Some(association) = self.associations.get_mut(index) else { return };
+        let destination = association.config().address;
+        let key_id = association.config().key_id;
+        let at = self.last_now;
+        let repr = association.build_packet(template, now, at);
+        let mut buf = self.scratch;
+        let Ok(mut len) = repr.emit_into(&mut buf) else { return };
+        if let Some(key_id) = key_id {
+            // A key removed from the keyring after configuration: the packet
+            // would be refused anyway, so it is not sent.
+            let Some(key) = self.keys.get(key_id) else {
+                self.counters.auth_failed += 1;
+                return;
+            };
+            match auth::sign(&mut buf, len, key) {
+                Ok(total) => len = total,
+                Err(_) => return,
+            }
+        }
+        self.counters.polls_sent += 1;
+        if let Some(payload) = buf.get(..len) {
+            self.queue_transmit(destination, payload);
+        }
+    }
+
+    fn queue_transmit(&mut self, destination: SocketAddr, payload: &[u8]) {
+        if self.transmits.len() >= TRANSMIT_QUEUE_LIMIT {
+            return;
+        }
+        if let Some(transmit) = Transmit::new(destination, payload) {
+            self.transmits.push_back(transmit);
+        }
+    }
+
+    fn queue_clock(&mut self, action: ClockAction) {
+        // Only the latest frequency matters; a step must not be lost.
+        if let ClockAction::SetFrequency { .. } = action {
+            self.clock_actions.retain(|a| !matches!(a, ClockAction::SetFrequency { .. }));
+        }
+        self.clock_actions.push_back(action);
+    }
+
+    fn push_event(&mut self, event: Event) {
+        if self.events.len() >= EVENT_QUEUE_LIMIT {
+            self.events.pop_front();
+            self.counters.events_dropped += 1;
+        }
+        self.events.push_back(event);
+    }
+
+    /// The system process (RFC 5905 §11): select, cluster, combine, update
+    /// the system variables and the clock.
+    fn system_process(&mut self, t: f64) {
+        self.candidates.clear();
+        for (association, status) in self.associations.iter().zip(self.selection.iter_mut()) {
+            let Some(out) = association.filter_output() else {
+                *status = SelectionStatus::Rejected;
+                continue;
+            };
+            if association.fitness(t, self.system.poll, &self.our_ids).is_err() {
+                *status = SelectionStatus::Rejected;
+                continue;
+            }
+            self.candidates.push(Candidate {
+                id: association.id().0,
+                offset: out.offset,
+                root_distance: association.root_distance(t),
+                jitter: out.jitter,
+                stratum: association.stratum(),
+                prefer: association.config().prefer,
+            });
+        }
+        let current = self.system.system_peer().map(|id| id.0);
+        let outcome = match self.selector.select(&self.candidates, current, &self.config.select) {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                for status in &mut self.selection {
+                    *status = SelectionStatus::Rejected;
+                }
+                // Right after a step every filter is empty by design: wait a
+                // few polls for fresh samples before declaring the sources lost.
+                let grace = (3.0 * log2_seconds(self.system.poll)).max(30.0);
+                if self.stepped_at.is_some_and(|at| t - at < grace) {
+                    return;
+                }
+                self.fall_back(t);
+                return;
+            }
+        };
+        self.stepped_at = None;
+        let peer_id = AssociationId(outcome.system_peer);
+        let offset = outcome.offset;
+        let jitter = outcome.jitter;
+        let mut newly_false = Vec::new();
+        for (association, status) in self.associations.iter().zip(self.selection.iter_mut()) {
+            let id = association.id().0;
+            let previous = *status;
+            *status = if id == outcome.system_peer {
+                SelectionStatus::SystemPeer
+            } else if outcome.survivors.contains(&id) {
+                SelectionStatus::Candidate
+            } else if outcome.falsetickers.contains(&id) {
+                SelectionStatus::Falseticker
+            } else if outcome.truechimers.contains(&id) {
+                SelectionStatus::Outlier
+            } else {
+                SelectionStatus::Rejected
+            };
+            if *status == SelectionStatus::Falseticker && previous != SelectionStatus::Falseticker {
+                newly_false.push(association.id());
+            }
+        }
+        let leap = crate::leap::vote(
+            outcome
+                .survivors
+                .iter()
+                .filter_map(|id| self.associations.iter().find(|a| a.id().0 == *id))
+                .map(Association::leap),
+        );
+        for id in newly_false {
+            self.push_event(Event::FalsetickerRejected { id });
+        }
+        let Some(peer) = self.association(peer_id) else { return };
+        let Some(out) = peer.filter_output() else { return };
+        let peer_sample_time = out.time;
+        let stratum = peer.stratum().saturating_add(1).min(MAXSTRAT);
+        let reference_id = reference_id_for(peer.config().address.ip());
+        let root_delay = peer.root_delay() + out.delay;
+        // RFC 5905 clock_update: the peer's root dispersion, its own dispersion
+        // grown to now, the jitters, and the offset we are about to remove.
+        let root_dispersion =
+            peer.root_dispersion() + peer.filter().dispersion_at(t) + out.jitter.hypot(jitter) + offset.abs();
+        let was = self.system.source;
+        if was != SyncSource::Peer(peer_id) {
+            self.push_event(Event::SystemPeerChanged { from: self.system.system_peer(), to: Some(peer_id) });
+        }
+        // Use each sample once: the discipline sees the peer's output only when it is new.
+        if peer_sample_time <= self.last_sample_used {
+            self.system.source = SyncSource::Peer(peer_id);
+            return;
+        }
+        self.last_sample_used = peer_sample_time;
+        let result = self.discipline.update(t, offset, log2_seconds(self.config.precision));
+        match result {
+            DisciplineResult::Panic { offset } => {
+                self.push_event(Event::PanicOffset { offset });
+                return;
+            }
+            DisciplineResult::Ignored => {
+                self.system.source = SyncSource::Peer(peer_id);
+                if !self.system.is_synchronized() {
+                    return;
+                }
+            }
+            DisciplineResult::Stepped { offset } => self.step(offset),
+            DisciplineResult::Slewed => {}
+        }
+        let was_synchronized = self.system.is_synchronized();
+        self.system.source = SyncSource::Peer(peer_id);
+        self.system.stratum = stratum;
+        self.system.reference_id = reference_id;
+        self.system.root_delay = root_delay;
+        self.system.root_dispersion = root_dispersion;
+        self.system.reference_time = self.timestamp_at(t);
+        self.system.update_time = t;
+        self.system.offset = offset;
+        self.system.jitter = jitter;
+        self.system.poll = self.discipline.poll_log2();
+        self.set_leap(leap);
+        if self.next_tick.is_none() {
+            self.next_tick = Some(t + 1.0);
+        }
+        if !was_synchronized || matches!(was, SyncSource::LocalReference | SyncSource::Orphan | SyncSource::None) {
+            self.push_event(Event::SyncGained { stratum });
+        }
+    }
+
+    fn set_leap(&mut self, leap: ntp_wire::LeapIndicator) {
+        if self.system.leap != leap {
+            self.system.leap = leap;
+            self.push_event(Event::LeapChanged { leap });
+        }
+    }
+
+    /// No usable source: the local reference if configured, else unsynchronized.
+    fn fall_back(&mut self, t: f64) {
+        let previous = self.system.source;
+        if let Some(stratum) = self.config.local_reference_stratum {
+            if previous != SyncSource::LocalReference {
+                if let Some(from) = self.system.system_peer() {
+                    self.push_event(Event::SystemPeerChanged { from: Some(from), to: None });
+                }
+                self.system.source = SyncSource::LocalReference;
+                self.system.stratum = stratum.min(MAXSTRAT);
+                self.system.reference_id =
+                    if stratum <= 1 { ReferenceId::LOCAL } else { ReferenceId([127, 127, 1, 0]) };
+                self.system.root_delay = 0.0;
+                self.system.root_dispersion = log2_seconds(self.config.precision);
+                self.system.reference_time = self.timestamp_at(t);
+                self.system.update_time = t;
+                self.set_leap(ntp_wire::LeapIndicator::NoWarning);
+                self.push_event(Event::LocalReferenceInUse { stratum });
+            }
+            return;
+        }
+        if previous != SyncSource::None {
+            if let Some(from) = self.system.system_peer() {
+                self.push_event(Event::SystemPeerChanged { from: Some(from), to: None });
+            }
+            self.system.source = SyncSource::None;
+            self.system.stratum = MAXSTRAT;
+            self.set_leap(ntp_wire::LeapIndicator::Unsynchronized);
+            self.push_event(Event::SyncLost);
+        }
+    }
+
+    fn step(&mut self, offset: f64) {
+        self.queue_clock(ClockAction::Step { offset });
+        self.push_event(Event::ClockStepped { offset });
+        // Readings from now on are `offset` later; keep the timeline continuous.
+        self.epoch += NtpDuration::from_seconds_f64(offset);
+        for association in &mut self.associations {
+            association.clock_stepped();
+        }
+        self.last_sample_used = f64::NEG_INFINITY;
+        self.stepped_at = Some(self.last_now);
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,203 @@
+//! Events and counters: what the engine reports for logs and monitoring.
+//!
+//! Events are queued as they happen and drained with the other outputs. The
+//! queue is bounded ([`EVENT_QUEUE_LIMIT`]): a flood of hostile packets can
+//! make the engine drop old events (counted in
+//! [`Counters::events_dropped`]), never grow without bound.
+
+use core::net::SocketAddr;
+
+use ntp_wire::KissCode;
+
+use crate::association::{AssociationId, AssociationMode};
+
+/// The most events kept waiting to be drained.
+pub const EVENT_QUEUE_LIMIT: usize = 1024;
+
+/// The packet tests of RFC 5905 Figure 22 (and §11.2's fitness reasons), as
+/// reasons a packet was not used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PacketTest {
+    /// Test 1: the transmit timestamp equals the last one seen (a replay or duplicate).
+    Duplicate,
+    /// Test 2: the origin timestamp does not match our last transmit (bogus, spoofed or stale).
+    Bogus,
+    /// Test 3: a timestamp is zero where a value is required (e.g. zero origin).
+    Invalid,
+    /// Test 4: access control does not let us use this source.
+    AccessDenied,
+    /// Test 5: authentication failed or was required and missing.
+    Authentication,
+    /// Test 6: the source is unsynchronized (leap 3 or stratum 16 and up).
+    Unsynchronized,
+    /// Test 7: the header values are out of range (root distance too large,
+    /// reference time after transmit time).
+    BadHeader,
+}
+
+impl PacketTest {
+    /// The test's number in RFC 5905 Figure 22 (1..=7).
+    pub const fn number(self) -> usize {
+        match self {
+            PacketTest::Duplicate => 1,
+            PacketTest::Bogus => 2,
+            PacketTest::Invalid => 3,
+            PacketTest::AccessDenied => 4,
+            PacketTest::Authentication => 5,
+            PacketTest::Unsynchronized => 6,
+            PacketTest::BadHeader => 7,
+        }
+    }
+}
+
+/// Why an association ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DemobilizeReason {
+    /// The caller removed it.
+    Removed,
+    /// An ephemeral association heard nothing for too long.
+    Unreachable,
+    /// The server sent a kiss-o'-death demanding that we stop (DENY, RSTR).
+    KissOfDeath(KissCode),
+}
+
+/// Something worth logging or showing to an operator.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// An association was created.
+    Mobilized {
+        /// Its id.
+        id: AssociationId,
+        /// The remote address.
+        address: SocketAddr,
+        /// Its mode.
+        mode: AssociationMode,
+        /// Created by an arriving packet rather than configured.
+        ephemeral: bool,
+    },
+    /// An association was removed.
+    Demobilized {
+        /// Its id.
+        id: AssociationId,
+        /// The remote address.
+        address: SocketAddr,
+        /// Why.
+        reason: DemobilizeReason,
+    },
+    /// The first answer after a period of silence (reach went from 0 to non-zero).
+    Reachable {
+        /// The association.
+        id: AssociationId,
+    },
+    /// Eight polls without an answer (reach went to 0).
+    Unreachable {
+        /// The association.
+        id: AssociationId,
+    },
+    /// A kiss-o'-death that passed the checks (origin matches, authenticated when required).
+    KissOfDeath {
+        /// The association.
+        id: AssociationId,
+        /// The code.
+        code: KissCode,
+    },
+    /// A packet failed one of the packet tests.
+    PacketRejected {
+        /// Where it came from.
+        source: SocketAddr,
+        /// The association it was for, if any.
+        id: Option<AssociationId>,
+        /// Which test.
+        test: PacketTest,
+    },
+    /// The system peer changed (None: no source is selected any more).
+    SystemPeerChanged {
+        /// The previous system peer.
+        from: Option<AssociationId>,
+        /// The new one.
+        to: Option<AssociationId>,
+    },
+    /// The selection rejected a source whose interval does not overlap the
+    /// majority's (a falseticker), whatever its stratum.
+    FalsetickerRejected {
+        /// The association.
+        id: AssociationId,
+    },
+    /// The system clock is synchronized (the first clock update, or again after a loss).
+    SyncGained {
+        /// Our stratum now.
+        stratum: u8,
+    },
+    /// No usable source remains; the clock runs free.
+    SyncLost,
+    /// The local reference (`ntp master N`) or orphan mode took over as our
+    /// source because nothing better is reachable.
+    LocalReferenceInUse {
+        /// The stratum we now serve.
+        stratum: u8,
+    },
+    /// The clock was told to step.
+    ClockStepped {
+        /// The step, seconds.
+        offset: f64,
+    },
+    /// An offset beyond the panic threshold was refused.
+    PanicOffset {
+        /// The offset, seconds.
+        offset: f64,
+    },
+    /// The leap indicator we announce changed.
+    LeapChanged {
+        /// The new indicator.
+        leap: ntp_wire::LeapIndicator,
+    },
+}
+
+/// Counters since the engine was created. All monotonic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams handed to the engine.
+    pub received: u64,
+    /// Datagrams that were not well-formed NTP packets.
+    pub malformed: u64,
+    /// Packets with a version other than 1..=4.
+    pub bad_version: u64,
+    /// Packets of a mode this engine does not handle (0, 6, 7) or discarded by dispatch.
+    pub discarded: u64,
+    /// Packets refused by access control.
+    pub access_denied: u64,
+    /// Packets whose MAC did not verify, whose key is unknown or untrusted,
+    /// or that lacked a MAC where one was required.
+    pub auth_failed: u64,
+    /// Crypto-NAKs received.
+    pub crypto_nak: u64,
+    /// Mode 1 packets refused the creation of a passive association.
+    pub peer_refused: u64,
+    /// Packets rejected by each packet test, indexed by test number - 1.
+    pub rejected_by_test: [u64; 7],
+    /// Kiss-o'-death packets accepted.
+    pub kod_received: u64,
+    /// Client requests answered.
+    pub replies_sent: u64,
+    /// Kiss-o'-death RATE replies sent.
+    pub kod_sent: u64,
+    /// Client requests dropped by the rate limiter.
+    pub rate_dropped: u64,
+    /// Requests and polls sent by associations.
+    pub polls_sent: u64,
+    /// Events dropped because the queue was full.
+    pub events_dropped: u64,
+}
+
+impl Counters {
+    /// How many packets test `test` rejected.
+    pub fn rejected(&self, test: PacketTest) -> u64 {
+        self.rejected_by_test.get(test.number() - 1).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn count_rejection(&mut self, test: PacketTest) {
+        if let Some(slot) = self.rejected_by_test.get_mut(test.number() - 1) {
+            *slot += 1;
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The stateless server responder (RFC 5905 §9.2, the FXMIT cell of
+//! Figure 20): a reply to each client request, computed from the request and
+//! the system variables alone. Usable without the engine.
+//!
+//! What it keeps is bounded: the rate limiter's fixed-size table. A request
+//! costs at most one table slot and one reply; nothing else is remembered.
+//!
+//! The order of checks puts cheap ones first, so a flood is turned away
+//! before any digest is computed: structure, mode and version; access class;
+//! rate limit; then the MAC.
+//!
+//! The reply's receive and transmit timestamps are both the time the caller
+//! gives for the request's arrival: this crate never reads a clock, and the
+//! microseconds between the two are far below what a client can resolve
+//! over a network. A caller that wants a later transmit time can pass it.
+
+use core::net::IpAddr;
+
+use ntp_wire::auth::{self, AuthError, KeyLookup};
+use ntp_wire::{KissCode, LeapIndicator, Mode, NtpTimestamp, Packet, ReferenceId, Repr, Stratum, Version};
+
+use crate::access::AccessClass;
+use crate::ratelimit::{RateDecision, RateLimitConfig, RateLimiter};
+
+/// The largest reply the responder writes: a header and a 20-byte-digest MAC.
+pub const MAX_REPLY_LEN: usize = 48 + 24;
+
+/// How the responder behaves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ResponderConfig {
+    /// Rate limiting per source; `None` answers every allowed request.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Answer a request whose MAC fails with a crypto-NAK instead of
+    /// silence. chrony and ntpd stay silent, which gives an attacker
+    /// nothing; the default follows them.
+    pub crypto_nak_on_failure: bool,
+    /// Answer mode 1 (symmetric active) packets from sources we do not peer
+    /// with by a mode 2 reply, as chrony does, when access allows time service.
+    pub answer_symmetric: bool,
+}
+
+impl Default for ResponderConfig {
+    fn default() -> Self {
+        ResponderConfig { rate_limit: None, crypto_nak_on_failure: false, answer_symmetric: true }
+    }
+}
+
+/// Why a request got no reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropReason {
+    /// Not a well-formed NTP packet.
+    Malformed,
+    /// Not a request this responder answers (mode other than 3, or 1 when enabled).
+    NotARequest,
+    /// A version other than 1..=4.
+    BadVersion,
+    /// Access control does not allow time service to this source.
+    AccessDenied,
+    /// The rate limiter dropped it.
+    RateLimited,
+    /// Its MAC did not verify, or its key is unknown or untrusted.
+    AuthFailed(AuthError),
+    /// The output buffer is smaller than [`MAX_REPLY_LEN`].
+    BufferTooSmall,
+}
+
+/// What the responder did with a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Response {
+    /// A reply of `len` bytes is in the output buffer.
+    Reply {
+        /// Its length.
+        len: usize,
+        /// The key that signed it, if any.
+        key_id: Option<u32>,
+    },
+    /// A kiss-o'-death of `len` bytes is in the output buffer.
+    KissOfDeath {
+        /// Its length.
+        len: usize,
+        /// The code.
+        code: KissCode,
+    },
+    /// A crypto-NAK of `len` bytes is in the output buffer.
+    CryptoNak {
+        /// Its length.
+        len: usize,
+    },
+    /// Nothing to send.
+    Drop(DropReason),
+}
+
+/// Counters of the responder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResponderCounters {
+    /// Replies written.
+    pub replies: u64,
+    /// Signed replies among them.
+    pub signed_replies: u64,
+    /// Kiss-o'-death RATE replies written.
+    pub kod_sent: u64,
+    /// Requests dropped, for any reason.
+    pub dropped: u64,
+    /// Requests dropped by the rate limiter.
+    pub rate_dropped: u64,
+    /// Requests refused by access control.
+    pub access_denied: u64,
+    /// Requests whose MAC failed.
+    pub auth_failed: u64,
+}
+
+/// The stateless server.
+#[derive(Debug)]
+pub struct Responder {
+    config: ResponderConfig,
+    limiter: Option<RateLimiter>,
+    counters: ResponderCounters,
+}
+
+impl Responder {
+    /// A responder; the rate limiter's table is allocated here, once.
+    pub fn new(config: ResponderConfig) -> Self {
+        Responder { config, limiter: config.rate_limit.map(RateLimiter::new), counters: ResponderCounters::default() }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ResponderConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &ResponderCounters {
+        &self.counters
+    }
+
+    /// Sources the rate limiter tracks now (at most its capacity).
+    pub fn tracked_sources(&self) -> usize {
+        self.limiter.as_ref().map_or(0, RateLimiter::tracked)
+    }
+
+    /// Answers one request.
+    ///
+    /// * `request`: the datagram's bytes; `source`: who sent it; `access`:
+    ///   the source's access class.
+    /// * `received`: our clock when it arrived; `now`: the same instant in
+    ///   seconds on the caller's timeline (for rate limiting).
+    /// * `system`: the system variables to send (leap, stratum, precision,
+    ///   root delay and dispersion, reference id and time); its mode, poll
+    ///   and timestamps are ignored.
+    /// * `out`: where the reply goes, at least [`MAX_REPLY_LEN`] bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn respond<K: KeyLookup + ?Sized>(
+        &mut self,
+        request: &[u8],
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+    ) -> Response {
+        let response = self.decide(request, source, access, received, now, system, keys, out);
+        match response {
+            Response::Reply { key_id, .. } => {
+                self.counters.replies += 1;
+                if key_id.is_some() {
+                    self.counters.signed_replies += 1;
+                }
+            }
+            Response::KissOfDeath { .. } => self.counters.kod_sent += 1,
+            Response::CryptoNak { .. } => {}
+            Response::Drop(reason) => {
+                self.counters.dropped += 1;
+                match reason {
+                    DropReason::RateLimited => self.counters.rate_dropped += 1,
+                    DropReason::AccessDenied => self.counters.access_denied += 1,
+                    DropReason::AuthFailed(_) => self.counters.auth_failed += 1,
+                    _ => {}
+                }
+            }
+        }
+        response
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide<K: KeyLookup + ?Sized>(
+        &mut self,
+        request: &[u8],
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+    ) -> Response {
+        if out.len() < MAX_REPLY_LEN {
+            return Response::Drop(DropReason::BufferTooSmall);
+        }
+        let Ok(packet) = Packet::new_checked(request) else { return Response::Drop(DropReason::Malformed) };
+        let reply_mode = match packet.mode() {
+            Mode::Client => Mode::Server,
+            Mode::SymmetricActive if self.config.answer_symmetric => Mode::SymmetricPassive,
+            _ => return Response::Drop(DropReason::NotARequest),
+        };
+        let version = packet.version();
+        if matches!(version, Version::Unknown(_)) {
+            return Response::Drop(DropReason::BadVersion);
+        }
+        if !access.allows_time_requests() {
+            return Response::Drop(DropReason::AccessDenied);
+        }
+        let rate = match self.limiter.as_mut() {
+            Some(limiter) => limiter.check(source, now),
+            None => RateDecision::Allow,
+        };
+        if rate == RateDecision::Drop {
+            return Response::Drop(DropReason::RateLimited);
+        }
+        let key = match auth::verify(request, keys) {
+            Ok(key) => Some(key),
+            Err(AuthError::NoMac) => None,
+            Err(error) => {
+                if self.config.crypto_nak_on_failure {
+                    return self.crypto_nak(&packet, reply_mode, received, out);
+                }
+                return Response::Drop(DropReason::AuthFailed(error));
+            }
+        };
+        let mut reply = Repr {
+            version,
+            mode: reply_mode,
+            poll: packet.poll(),
+            origin_time: packet.transmit_time(),
+            receive_time: received,
+            transmit_time: received,
+            ..*system
+        };
+        let kod = rate == RateDecision::KissOfDeath;
+        if kod {
+            // A KoD carries no usable time (RFC 5905 §7.4): stratum 0, the code
+            // in the reference id, and only the origin a client needs to match it.
+            reply.leap = LeapIndicator::Unsynchronized;
+            reply.stratum = Stratum::UNSPECIFIED;
+            reply.reference_id = ReferenceId(KissCode::Rate.to_bytes());
+            reply.reference_time = NtpTimestamp::ZERO;
+            reply.receive_time = packet.transmit_time();
+            reply.transmit_time = packet.transmit_time();
+        }
+        let Ok(mut len) = reply.emit_into(out) else { return Response::Drop(DropReason::BufferTooSmall) };
+        if let Some(key) = key {
+            match auth::sign(out, len, key) {
+                Ok(total) => len = total,
+                Err(_) => return Response::Drop(DropReason::BufferTooSmall),
+            }
+        }
+        if kod {
+            Response::KissOfDeath { len, code: KissCode::Rate }
+        } else {
+            Response::Reply { len, key_id: key.map(|k| k.id()) }
+        }
+    }
+
+    fn crypto_nak<T: AsRef<[u8]>>(
+        &self,
+        packet: &Packet<T>,
+        reply_mode: Mode,
+        received: NtpTimestamp,
+        out: &mut [u8],
+    ) -> Response {
+        let reply = Repr {
+            leap: LeapIndicator::Unsynchronized,
+            version: packet.version(),
+            mode: reply_mode,
+            stratum: Stratum::UNSPECIFIED,
+            poll: packet.poll(),
+            origin_time: packet.transmit_time(),
+            receive_time: received,
+            transmit_time: received,
+            ..Repr::default()
+        };
+        match reply.emit_into(out).and_then(|len| ntp_wire::trailer::emit_crypto_nak(out, len)) {
+            Ok(len) => Response::CryptoNak { len },
+            Err(_) => Response::Drop(DropReason::BufferTooSmall),
+        }
+    }
+}

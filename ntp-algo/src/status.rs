@@ -1,0 +1,310 @@
+//! Status views: the monitoring data operators read, as plain data and as
+//! text in the style of the tools they already know.
+//!
+//! The fields cover the white paper's MIB list (CISCO-NTP-MIB): for the
+//! system cntpSysStratum, Precision, RootDelay, RootDispersion, RefTime,
+//! Peer and Clock; for each association cntpPeersAssocId, Configured,
+//! PeerAddress, Mode, Stratum, RootDelay, RootDispersion, RefTime, Reach,
+//! Offset, Delay and Dispersion; plus offset, frequency, jitter and the
+//! synchronization state.
+//!
+//! Text views: [`cisco_show_ntp_status`], [`cisco_show_ntp_associations`],
+//! [`huawei_display_ntp_status`] and [`ntpq_peers`].
+
+use core::fmt::Write as _;
+use core::net::SocketAddr;
+
+use ntp_wire::{LeapIndicator, NtpDate, NtpTimestamp, ReferenceId};
+
+use crate::association::{AssociationId, AssociationMode};
+use crate::discipline::ClockState;
+use crate::engine::Engine;
+use crate::system::{SelectionStatus, SyncSource};
+
+/// The system's status (cntpSys*).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SystemStatus {
+    /// Whether the clock is synchronized.
+    pub synchronized: bool,
+    /// Where the time comes from.
+    pub source: SyncSource,
+    /// cntpSysStratum.
+    pub stratum: u8,
+    /// cntpSysPrecision, log2 seconds.
+    pub precision: i8,
+    /// cntpSysRootDelay, seconds.
+    pub root_delay: f64,
+    /// cntpSysRootDispersion, seconds (grown to now).
+    pub root_dispersion: f64,
+    /// cntpSysRefTime.
+    pub reference_time: NtpTimestamp,
+    /// Reference id we announce.
+    pub reference_id: ReferenceId,
+    /// cntpSysPeer: the system peer's address.
+    pub system_peer: Option<SocketAddr>,
+    /// The system peer's association id.
+    pub system_peer_id: Option<AssociationId>,
+    /// cntpSysClock: the clock reading this status was taken at.
+    pub clock: NtpTimestamp,
+    /// Leap indicator we announce.
+    pub leap: LeapIndicator,
+    /// Last combined offset, seconds.
+    pub offset: f64,
+    /// Frequency correction, ppm.
+    pub frequency_ppm: f64,
+    /// System jitter, seconds.
+    pub jitter: f64,
+    /// Clock discipline state.
+    pub clock_state: ClockState,
+    /// System poll interval, log2 seconds.
+    pub poll: i8,
+    /// Seconds since the last clock update (None before the first).
+    pub since_update: Option<f64>,
+}
+
+/// One association's status (cntpPeers*).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PeerStatus {
+    /// cntpPeersAssocId.
+    pub id: AssociationId,
+    /// cntpPeersConfigured: configured rather than created by a packet.
+    pub configured: bool,
+    /// cntpPeersPeerAddress.
+    pub address: SocketAddr,
+    /// cntpPeersMode (our side's mode).
+    pub mode: AssociationMode,
+    /// cntpPeersStratum (16 until it answers).
+    pub stratum: u8,
+    /// cntpPeersRootDelay, seconds.
+    pub root_delay: f64,
+    /// cntpPeersRootDispersion, seconds.
+    pub root_dispersion: f64,
+    /// cntpPeersRefTime.
+    pub reference_time: NtpTimestamp,
+    /// The peer's reference id.
+    pub reference_id: ReferenceId,
+    /// cntpPeersReach, the 8-bit register.
+    pub reach: u8,
+    /// cntpPeersOffset, seconds (None before the first sample).
+    pub offset: Option<f64>,
+    /// cntpPeersDelay, seconds.
+    pub delay: Option<f64>,
+    /// cntpPeersDispersion, seconds (grown to now).
+    pub dispersion: Option<f64>,
+    /// Peer jitter, seconds.
+    pub jitter: Option<f64>,
+    /// Poll interval, log2 seconds.
+    pub poll: i8,
+    /// Seconds since the last sample.
+    pub since_sample: Option<f64>,
+    /// How the selection judged it.
+    pub selection: SelectionStatus,
+}
+
+impl Engine {
+    /// The system status at `now`.
+    pub fn system_status(&self, now: NtpTimestamp) -> SystemStatus {
+        let t = self.seconds(now);
+        let system = self.system();
+        let peer = system.system_peer().and_then(|id| self.association(id));
+        let discipline = self.discipline();
+        SystemStatus {
+            synchronized: system.is_synchronized(),
+            source: system.source,
+            stratum: system.stratum,
+            precision: system.precision,
+            root_delay: system.root_delay,
+            root_dispersion: system.root_dispersion_at(t),
+            reference_time: system.reference_time,
+            reference_id: system.reference_id,
+            system_peer: peer.map(|p| p.config().address),
+            system_peer_id: peer.map(|p| p.id()),
+            clock: now,
+            leap: system.leap,
+            offset: system.offset,
+            frequency_ppm: discipline.frequency_ppm(),
+            jitter: system.jitter,
+            clock_state: discipline.state(),
+            poll: system.poll,
+            since_update: system.is_synchronized().then_some(t - system.update_time),
+        }
+    }
+
+    /// Every association's status at `now`.
+    pub fn peer_status(&self, now: NtpTimestamp) -> Vec<PeerStatus> {
+        let t = self.seconds(now);
+        self.associations()
+            .map(|a| {
+                let out = a.filter_output();
+                PeerStatus {
+                    id: a.id(),
+                    configured: !a.is_ephemeral(),
+                    address: a.config().address,
+                    mode: a.config().mode,
+                    stratum: a.stratum(),
+                    root_delay: a.root_delay(),
+                    root_dispersion: a.root_dispersion(),
+                    reference_time: a.reference_time(),
+                    reference_id: a.reference_id(),
+                    reach: a.reach(),
+                    offset: out.map(|o| o.offset),
+                    delay: out.map(|o| o.delay),
+                    dispersion: out.map(|_| a.filter().dispersion_at(t)),
+                    jitter: out.map(|o| o.jitter),
+                    poll: a.poll_log2(),
+                    since_sample: out.map(|o| t - o.time),
+                    selection: self.selection_status(a.id()),
+                }
+            })
+            .collect()
+    }
+}
+
+fn refid_text(id: ReferenceId, stratum: u8) -> String {
+    if stratum <= 1 || stratum >= 16 {
+        if let Some(text) = id.as_ascii() {
+            return format!(".{text}.");
+        }
+    }
+    id.as_ipv4().to_string()
+}
+
+fn date_text(ts: NtpTimestamp) -> String {
+    if ts.is_zero() {
+        return "00000000.00000000 (never)".into();
+    }
+    let raw = format!("{:08X}.{:08X}", ts.seconds(), ts.fraction());
+    match ts.to_date(NtpDate::ERA1_START).and_then(NtpDate::to_utc) {
+        Some(u) => format!(
+            "{raw} ({:02}:{:02}:{:02}.{:03} UTC {}-{:02}-{:02})",
+            u.hour,
+            u.minute,
+            u.second,
+            u.nanosecond / 1_000_000,
+            u.year,
+            u.month,
+            u.day
+        ),
+        None => raw,
+    }
+}
+
+fn state_text(state: ClockState) -> &'static str {
+    match state {
+        ClockState::Nset => "'NSET' (never set)",
+        ClockState::Fset => "'FSET' (frequency set from file)",
+        ClockState::Spik => "'SPIK' (spike detected)",
+        ClockState::Freq => "'FREQ' (measuring frequency)",
+        ClockState::Sync => "'CTRL' (normal controlled loop)",
+    }
+}
+
+/// Cisco IOS `show ntp status`.
+pub fn cisco_show_ntp_status(s: &SystemStatus) -> String {
+    let mut out = String::new();
+    let reference = match (s.source, s.system_peer) {
+        (_, Some(addr)) => addr.ip().to_string(),
+        (SyncSource::LocalReference | SyncSource::Orphan, None) => refid_text(s.reference_id, s.stratum),
+        _ => "none".to_string(),
+    };
+    let sync = if s.synchronized { "synchronized" } else { "unsynchronized" };
+    let _ = writeln!(out, "Clock is {sync}, stratum {}, reference is {reference}", s.stratum);
+    let _ = writeln!(out, "frequency correction is {:+.4} ppm, precision is 2**{}", s.frequency_ppm, s.precision);
+    let _ = writeln!(out, "reference time is {}", date_text(s.reference_time));
+    let _ = writeln!(out, "clock offset is {:.4} msec, root delay is {:.2} msec", s.offset * 1e3, s.root_delay * 1e3);
+    let _ = writeln!(
+        out,
+        "root dispersion is {:.2} msec, system jitter is {:.4} msec",
+        s.root_dispersion * 1e3,
+        s.jitter * 1e3
+    );
+    let _ =
+        writeln!(out, "loopfilter state is {}, drift is {:.9} s/s", state_text(s.clock_state), s.frequency_ppm * 1e-6);
+    let since = s.since_update.map_or("never".to_string(), |d| format!("{d:.0} sec ago"));
+    let _ = writeln!(out, "system poll interval is {}, last update was {since}.", 1u64 << s.poll.clamp(0, 17));
+    out
+}
+
+/// Cisco IOS `show ntp associations`.
+pub fn cisco_show_ntp_associations(peers: &[PeerStatus]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "  address                 ref clock       st   when   poll reach  delay  offset    disp");
+    for p in peers {
+        let configured = if p.configured { '~' } else { ' ' };
+        let when = p.since_sample.map_or("-".to_string(), |d| format!("{d:.0}"));
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.3}", v * 1e3));
+        let _ = writeln!(
+            out,
+            "{}{}{:<22} {:<15} {:>2} {:>6} {:>6} {:>5o} {:>6} {:>7} {:>7}",
+            p.selection.tally(),
+            configured,
+            p.address.to_string(),
+            refid_text(p.reference_id, p.stratum),
+            p.stratum,
+            when,
+            1u64 << p.poll.clamp(0, 17),
+            p.reach,
+            ms(p.delay),
+            ms(p.offset),
+            ms(p.dispersion),
+        );
+    }
+    let _ = writeln!(out, " * sys.peer, # selected, + candidate, - outlyer, x falseticker, ~ configured");
+    out
+}
+
+/// Huawei VRP `display ntp-service status` (the fields in the seed document).
+pub fn huawei_display_ntp_status(s: &SystemStatus, peer_dispersion: Option<f64>) -> String {
+    let mut out = String::new();
+    let status = if s.synchronized { "synchronized" } else { "unsynchronized" };
+    let reference = match s.system_peer {
+        Some(addr) => addr.ip().to_string(),
+        None if s.source == SyncSource::LocalReference => "LOCAL(0)".to_string(),
+        None => "none".to_string(),
+    };
+    let _ = writeln!(out, " clock status: {status}");
+    let _ = writeln!(out, " clock stratum: {}", s.stratum);
+    let _ = writeln!(out, " reference clock ID: {reference}");
+    let _ = writeln!(out, " frequency correction: {:+.4} ppm", s.frequency_ppm);
+    let _ = writeln!(out, " clock precision: 2^{}", s.precision);
+    let _ = writeln!(out, " clock offset: {:.4} ms", s.offset * 1e3);
+    let _ = writeln!(out, " root delay: {:.2} ms", s.root_delay * 1e3);
+    let _ = writeln!(out, " root dispersion: {:.2} ms", s.root_dispersion * 1e3);
+    let _ = writeln!(out, " peer dispersion: {:.2} ms", peer_dispersion.unwrap_or(0.0) * 1e3);
+    let _ = writeln!(out, " reference time: {}", date_text(s.reference_time));
+    let state = if s.synchronized { "clock synchronized" } else { "clock not synchronized" };
+    let _ = writeln!(out, " synchronization state: {state}");
+    out
+}
+
+/// `ntpq -p` style peer table.
+pub fn ntpq_peers(peers: &[PeerStatus]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "     remote              refid       st t  when poll reach   delay   offset   jitter");
+    let _ = writeln!(out, "{}", "=".repeat(86));
+    for p in peers {
+        let kind = match p.mode {
+            AssociationMode::Client => 'u',
+            AssociationMode::SymmetricActive | AssociationMode::SymmetricPassive => 's',
+            AssociationMode::BroadcastServer | AssociationMode::BroadcastClient => 'b',
+        };
+        let when = p.since_sample.map_or("-".to_string(), |d| format!("{d:.0}"));
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.3}", v * 1e3));
+        let _ = writeln!(
+            out,
+            "{}{:<21} {:<15} {:>2} {} {:>5} {:>4} {:>5o} {:>7} {:>8} {:>8}",
+            p.selection.tally(),
+            p.address.to_string(),
+            refid_text(p.reference_id, p.stratum),
+            p.stratum,
+            kind,
+            when,
+            1u64 << p.poll.clamp(0, 17),
+            p.reach,
+            ms(p.delay),
+            ms(p.offset),
+            ms(p.jitter),
+        );
+    }
+    out
+}
