@@ -263,6 +263,12 @@ pub struct ReceiveContext {
     pub require_authentication: bool,
     /// Whether access control lets us synchronize to this source.
     pub access_allows_sync: bool,
+    /// The phase the owner has slewed its clock by so far, seconds
+    /// ([`crate::discipline::Discipline::slewed_phase`]; 0 if it slews
+    /// nothing). Samples enter the clock filter as offset + phase, a frame
+    /// in which the slewing does not move them; read them back with
+    /// [`Association::offset_now`].
+    pub phase: f64,
 }
 
 /// What became of a packet handed to [`Association::receive`].
@@ -493,9 +499,17 @@ impl Association {
         self.broadcast_delay
     }
 
-    /// The last clock filter output.
+    /// The last clock filter output. Its offset is in the phase frame (see
+    /// [`ReceiveContext::phase`]); [`Association::offset_now`] gives the
+    /// offset as of now.
     pub fn filter_output(&self) -> Option<FilterOutput> {
         self.filter.output()
+    }
+
+    /// The filtered offset brought up to date: the filter's offset less the
+    /// phase slewed since (`phase` is the owner's slewed phase now), seconds.
+    pub fn offset_now(&self, phase: f64) -> Option<f64> {
+        self.filter.output().map(|out| out.offset - phase)
     }
 
     /// The clock filter.
@@ -663,7 +677,12 @@ impl Association {
         }
         self.counters.samples += 1;
         let verdict = self.filter.add(
-            FilterSample { offset: sample.offset, delay: sample.delay, dispersion: sample.dispersion, time: now },
+            FilterSample {
+                offset: sample.offset + ctx.phase,
+                delay: sample.delay,
+                dispersion: sample.dispersion,
+                time: now,
+            },
             FilterParams {
                 system_precision: log2_seconds(ctx.precision),
                 poll_interval: log2_seconds(self.hpoll),
@@ -823,11 +842,11 @@ impl Association {
         Ok(())
     }
 
-    /// After the clock was stepped: samples and the pending request are in
-    /// the old timescale, so forget them (a reply to a request sent before
-    /// the step would otherwise give a sample off by the step).
+    /// After the clock was stepped: forget the pending request (a reply to a
+    /// request sent before the step would give a sample off by the step).
+    /// The filter keeps its samples: they are stored in the phase frame
+    /// ([`ReceiveContext::phase`]), which the owner moves by the step.
     pub fn clock_stepped(&mut self) {
-        self.filter.clear();
         self.xmt = NtpTimestamp::ZERO;
     }
 

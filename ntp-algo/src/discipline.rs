@@ -355,6 +355,8 @@ pub struct Discipline {
     freq: f64,
     /// Residual offset θᵣ still to be slewed, s.
     residual: f64,
+    /// Phase slewed by [`Discipline::tick`] since the start, s.
+    slewed: f64,
     /// Offset of the last update used, s (for the jitter).
     last_offset: f64,
     /// Clock jitter ψ, s.
@@ -389,6 +391,7 @@ impl Discipline {
             state: if saved.is_some() { ClockState::Fset } else { ClockState::Nset },
             freq: saved.unwrap_or(0.0),
             residual: 0.0,
+            slewed: 0.0,
             last_offset: 0.0,
             jitter: MIN_JITTER,
             wander: 0.0,
@@ -556,7 +559,16 @@ impl Discipline {
                 let t = pow2(self.poll);
                 let allan = pow2(self.config.allan_log2);
                 let mut delta = 0.0;
-                if self.poll >= self.config.allan_log2 {
+                // An offset far outside the clock jitter means the loop is
+                // not locked: typically a frequency learned from a source
+                // that was itself still settling. The PLL's frequency gain
+                // (about 0.5 ppm per update at 64 s) would take hours to
+                // undo tens of ppm, while the phase ramps into a step. So
+                // the FLL also engages then, not only above the Allan
+                // intercept as in RFC 5905; once locked, the PLL alone keeps
+                // the FLL's noise (jitter / interval) out of the frequency.
+                let unlocked = offset.abs() > self.config.pgate * self.jitter.max(precision);
+                if self.poll >= self.config.allan_log2 || unlocked {
                     // FLL: the phase change the slew does not explain is a
                     // frequency error measured over the interval.
                     delta += (offset - self.residual) / mu.max(t) * FLL_GAIN;
@@ -631,6 +643,7 @@ impl Discipline {
         let limit = self.config.max_frequency.abs();
         let slew = (self.residual / (PLL_GAIN * pow2(poll))).clamp(-limit, limit);
         self.residual -= slew;
+        self.slewed += slew;
         let correction = self.freq + slew;
         if let Some(fit) = self.fit.as_mut() {
             fit.applied += correction;
@@ -662,6 +675,25 @@ impl Discipline {
     /// The frequency correction, s/s.
     pub fn frequency(&self) -> f64 {
         self.freq
+    }
+
+    /// Starts the frequency measurement over, if one is running (FREQ
+    /// state). Call it when the source of the offsets changes: offsets
+    /// against two sources differ by their disagreement, which a fit would
+    /// take for frequency (a switch between sources 200 ms apart within a
+    /// minute reads as thousands of ppm).
+    pub fn restart_frequency_measurement(&mut self, now: f64) {
+        if self.state == ClockState::Freq && now.is_finite() {
+            self.fit = Some(FreqFit::new(now));
+        }
+    }
+
+    /// Total phase slewed by [`Discipline::tick`] since the start, seconds
+    /// (the frequency part excluded). A sample's offset measured when this
+    /// was `p₀` is worth `offset - (slewed_phase() - p₀)` now: the engine
+    /// uses this to bring a clock filter's older samples up to date.
+    pub fn slewed_phase(&self) -> f64 {
+        self.slewed
     }
 
     /// The residual offset still to be slewed, seconds.
@@ -887,6 +919,40 @@ mod tests {
         assert!((correction - 0.004 / 16.0).abs() < 1e-12, "{correction}");
     }
 
+    /// A clock 50 ppm fast whose source changes 60 s in to one that reads
+    /// 80 ms differently; returns the frequency learned after 10 minutes.
+    fn frequency_after_source_change(restart: bool) -> f64 {
+        let mut d = Discipline::new(DisciplineConfig::default(), None);
+        let mut clock_error = 0.010;
+        let mut source_error = 0.0;
+        for second in 0..600u32 {
+            let now = f64::from(second);
+            if second == 60 {
+                source_error = -0.080;
+                if restart {
+                    d.restart_frequency_measurement(now);
+                }
+            }
+            if second % 2 == 0 {
+                d.update(now, source_error - clock_error, PRECISION);
+            }
+            clock_error += 50e-6 + d.tick();
+        }
+        d.frequency_ppm()
+    }
+
+    #[test]
+    fn test_source_change_restarts_the_frequency_measurement() {
+        let with_restart = frequency_after_source_change(true);
+        let without = frequency_after_source_change(false);
+        assert!((with_restart + 50.0).abs() < 5.0, "with the restart: {with_restart} ppm");
+        assert!((without + 50.0).abs() > 20.0, "the jump should mislead a fit without the restart: {without} ppm");
+        let mut synced = Discipline::new(DisciplineConfig::default(), Some(10.0));
+        synced.update(0.0, 0.001, PRECISION);
+        synced.restart_frequency_measurement(1.0);
+        assert_eq!(synced.state(), ClockState::Sync, "only a running measurement restarts");
+    }
+
     #[test]
     fn test_nset_large_offset_is_stepped_at_once() {
         let mut d = Discipline::new(DisciplineConfig::default(), None);
@@ -950,7 +1016,8 @@ mod tests {
         sim.phase -= 0.5; // the local clock is now 0.5 s behind
         sim.results.clear();
         let last_good = sim.d.last_update().unwrap();
-        sim.run(400);
+        // Long enough for two updates at the longest poll (1024 s).
+        sim.run(2100);
         let mut saw_spik = false;
         let mut stepped = None;
         for r in &sim.results {

@@ -202,6 +202,7 @@ pub struct Engine {
     selector: Selector,
     candidates: Vec<Candidate>,
     last_sample_used: f64,
+    stepped: f64,
     stepped_at: Option<f64>,
     next_tick: Option<f64>,
     responder: Responder,
@@ -233,6 +234,7 @@ impl Engine {
             selector: Selector::new(),
             candidates: Vec::new(),
             last_sample_used: f64::NEG_INFINITY,
+            stepped: 0.0,
             stepped_at: None,
             next_tick: None,
             transmits: VecDeque::with_capacity(64),
@@ -390,6 +392,7 @@ impl Engine {
                 }
             },
         };
+        let phase = self.phase();
         let Some(association) = self.associations.get_mut(index) else { return };
         if !association.accepts(mode) {
             self.counters.discarded += 1;
@@ -400,6 +403,7 @@ impl Engine {
             synchronized: self.system.is_synchronized(),
             require_authentication: self.config.require_authentication,
             access_allows_sync: access.allows_sync(),
+            phase,
         };
         let id = association.id();
         let report = association.receive(&repr, now, t, auth, &ctx);
@@ -676,6 +680,7 @@ impl Engine {
     /// the system variables and the clock.
     fn system_process(&mut self, t: f64) {
         self.candidates.clear();
+        let phase = self.phase();
         for (association, status) in self.associations.iter().zip(self.selection.iter_mut()) {
             let Some(out) = association.filter_output() else {
                 *status = SelectionStatus::Rejected;
@@ -687,7 +692,7 @@ impl Engine {
             }
             self.candidates.push(Candidate {
                 id: association.id().0,
-                offset: out.offset,
+                offset: out.offset - phase,
                 root_distance: association.root_distance(t),
                 jitter: out.jitter,
                 stratum: association.stratum(),
@@ -757,6 +762,7 @@ impl Engine {
         let was = self.system.source;
         if was != SyncSource::Peer(peer_id) {
             self.push_event(Event::SystemPeerChanged { from: self.system.system_peer(), to: Some(peer_id) });
+            self.discipline.restart_frequency_measurement(t);
         }
         // Use each sample once: the discipline sees the peer's output only when it is new.
         if peer_sample_time <= self.last_sample_used {
@@ -838,15 +844,29 @@ impl Engine {
         }
     }
 
+    /// The phase this engine has moved its clock by so far, slews and steps,
+    /// seconds: the reference of the clock filters' frame (see
+    /// [`ReceiveContext::phase`]).
+    pub fn phase(&self) -> f64 {
+        self.discipline.slewed_phase() + self.stepped
+    }
+
+    /// A step. RFC 5905 clears every clock filter here, because the samples
+    /// measured the clock before the step. Ours are kept in a frame that
+    /// moves with the clock's phase, so adding the step to the frame keeps
+    /// them valid: clearing them would widen every source's distance for a
+    /// few polls, during which a lower-stratum falseticker can win the
+    /// selection again. Requests still in flight are forgotten (their
+    /// replies would mix the two timescales).
     fn step(&mut self, offset: f64) {
         self.queue_clock(ClockAction::Step { offset });
         self.push_event(Event::ClockStepped { offset });
         // Readings from now on are `offset` later; keep the timeline continuous.
         self.epoch += NtpDuration::from_seconds_f64(offset);
+        self.stepped += offset;
         for association in &mut self.associations {
             association.clock_stepped();
         }
-        self.last_sample_used = f64::NEG_INFINITY;
         self.stepped_at = Some(self.last_now);
     }
 }

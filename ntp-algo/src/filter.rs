@@ -12,10 +12,17 @@
 //!   sample was taken, capped at MAXDISP: εᵢ(now) = min(εᵢ + PHI·(now − tᵢ), MAXDISP),
 //!   where `now` is the time of the newest sample. A stage at MAXDISP (or an
 //!   empty one) is not a candidate.
-//! - Choice: the candidates sorted by increasing delay; the first is the
-//!   chosen sample. Delays are the quality signal because a low delay leaves
-//!   little room for path asymmetry, so its offset has the least error.
-//!   Equal delays go to the newer sample.
+//! - Choice: the candidates sorted by their error bound, half the delay plus
+//!   the aged dispersion (δᵢ/2 + εᵢ(now)); the first is the chosen sample.
+//!   A low delay leaves little room for path asymmetry, so its offset has
+//!   the least error, while a sample's age bounds how far the clock may have
+//!   drifted since (PHI per second). This is a documented departure: RFC
+//!   5905 and ntpd sort by delay alone, so a lucky low-delay sample stays
+//!   chosen for up to eight polls and the system gets no new offset while
+//!   the clock drifts. With the aged bound a LAN (delays within a fraction
+//!   of a millisecond) gets a fresh sample each poll, and a path with
+//!   milliseconds of jitter still keeps its best sample for several polls.
+//!   Equal bounds go to the newer sample.
 //! - Peer dispersion over all eight sorted stages (empty ones count MAXDISP):
 //!   ε = Σ εᵢ / 2^(i+1). A fresh filter therefore starts near 8 s and drops as
 //!   samples arrive, which keeps an association that has just started out of
@@ -259,7 +266,7 @@ impl ClockFilter {
         self.stages.iter().flatten()
     }
 
-    /// The stages aged to `now` and sorted: valid ones by delay (newer first on ties), then the rest.
+    /// The stages aged to `now` and sorted: valid ones by δ/2 + ε(now) (newer first on ties), then the rest.
     fn ranked(&self, now: f64) -> [Ranked; NSTAGE] {
         let mut ranked: [Ranked; NSTAGE] = core::array::from_fn(|age| {
             let stored = self.stages.get(age).copied().flatten();
@@ -270,7 +277,7 @@ impl ClockFilter {
         // Unstable sort without allocation; the age tie-break makes the order total anyway.
         ranked.sort_unstable_by(|a, b| {
             let by_delay = match (a.sample, b.sample) {
-                (Some(x), Some(y)) => x.delay.total_cmp(&y.delay),
+                (Some(x), Some(y)) => (x.delay / 2.0 + a.dispersion).total_cmp(&(y.delay / 2.0 + b.dispersion)),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
                 (None, None) => Ordering::Equal,
@@ -435,6 +442,18 @@ mod tests {
         // A better one arrives: used.
         let out = update(f.add(sample(0.004, 0.0005, 192.0), params(true)));
         assert_eq!(out.time, 192.0);
+    }
+
+    #[test]
+    fn test_aged_low_delay_sample_loses_to_a_fresh_one() {
+        let mut f = ClockFilter::new();
+        update(f.add(sample(0.001, 0.0002, 0.0), params(true)));
+        // 64 s later, 0.1 ms more delay: ageing (PHI × 64 s ≈ 1 ms) makes the
+        // new sample's error bound the lower one, so it is used.
+        let out = update(f.add(sample(0.002, 0.0003, 64.0), params(true)));
+        assert_eq!(out.time, 64.0);
+        // A much larger delay still loses to a young low-delay sample.
+        assert_eq!(f.add(sample(0.003, 0.0200, 128.0), params(true)), FilterVerdict::NoNewSample);
     }
 
     #[test]

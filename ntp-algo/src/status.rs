@@ -147,7 +147,7 @@ impl Engine {
                     reference_time: a.reference_time(),
                     reference_id: a.reference_id(),
                     reach: a.reach(),
-                    offset: out.map(|o| o.offset),
+                    offset: a.offset_now(self.phase()),
                     delay: out.map(|o| o.delay),
                     dispersion: out.map(|_| a.filter().dispersion_at(t)),
                     jitter: out.map(|o| o.jitter),

@@ -134,11 +134,13 @@ pub(crate) fn load_keys(path: &PathBuf, trusted: Option<&str>) -> Result<Keyring
     let chrony = text.contains("ASCII:") || text.contains("HEX:");
     let mut ring = if chrony { Keyring::from_chrony_keys(&text) } else { Keyring::from_ntp_keys(&text) }
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    // Without --trusted every key in the file is trusted, in both dialects
+    // (an ntp.keys file alone trusts nothing until its trustedkey list).
+    let ids: Vec<u32> = ring.iter().map(|(k, _)| k.id()).collect();
+    for id in ids {
+        ring.set_trusted(id, trusted.is_none());
+    }
     if let Some(list) = trusted {
-        let ids: Vec<u32> = ring.iter().map(|(k, _)| k.id()).collect();
-        for id in ids {
-            ring.set_trusted(id, false);
-        }
         ring.trust_list(list).map_err(|e| format!("trusted keys {list:?}: {e}"))?;
     }
     Ok(ring)
