@@ -47,7 +47,9 @@
 //! peer jitter ψₚ among the survivors (dropping more cannot help). Total cost
 //! O(k log k) for k clustered candidates.
 //!
-//! **Combine (§11.2.3, A.5.5.5).** With weights wᵢ = 1/λᵢ over the survivors:
+//! **Combine (§11.2.3, A.5.5.5).** With weights wᵢ = 1/λᵢ over the survivors
+//! at the system peer's stratum (the RFC combines every survivor; see the
+//! departures below):
 //!
 //! ```text
 //!     Θ   = Σ wᵢ θᵢ / Σ wᵢ                         combined offset
@@ -73,6 +75,13 @@
 //!
 //! # Departures from the RFC skeleton
 //!
+//! * **Combine within one stratum.** A survivor a stratum further away than
+//!   the system peer is usually a node synchronized to the same upstreams:
+//!   the symmetric peer of the white paper's design. Combining it feeds each
+//!   peer's own drift back to itself (in the seed-003 simulation two such
+//!   peers held a shared 0.65 ppm error for an hour, their offsets pulling
+//!   toward each other instead of toward the servers). It still counts in
+//!   the selection and clustering, and serves as a backup.
 //! * **No midpoint test.** RFC 5905 also counts the midpoints θᵢ outside
 //!   [l, u] and requires at most f of them. ntpd 4.2.8 and NTPsec dropped
 //!   that test (it rejects agreeing majorities whose midpoints fall outside
@@ -418,7 +427,9 @@ impl Selector {
 
         // --- Combine. ---
         let (mut sum_w, mut sum_wx, mut sum_wd) = (0.0, 0.0, 0.0);
-        for c in surviving() {
+        // Only survivors at the system peer's stratum are combined (a
+        // departure, see the module doc).
+        for c in surviving().filter(|c| c.stratum == system.stratum) {
             let w = 1.0 / c.root_distance.max(MIN_DISTANCE);
             let d = c.offset - system.offset;
             sum_w += w;
@@ -737,6 +748,18 @@ mod tests {
         // ψ_s² = 50 · 0.003² / 150 = 3e-6; Ψ² = ψ_s² + 0.001².
         assert!((out.selection_jitter - 3e-6f64.sqrt()).abs() < 1e-12);
         assert!((out.jitter - (3e-6f64 + 1e-6).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn test_combine_keeps_to_the_system_peers_stratum() {
+        // Two stratum-2 servers and a stratum-3 peer that agrees with them
+        // but sits 2 ms off: the peer survives but is not averaged in.
+        let c = [cand(1, 0.0, 0.01, 2), cand(2, 0.0, 0.01, 2), cand(3, 0.002, 0.005, 3)];
+        let mut s = Selector::new();
+        let out = s.select(&c, None, &SelectConfig::default()).unwrap();
+        assert_eq!(out.survivors.len(), 3);
+        assert!(out.survivors.contains(&3));
+        assert_eq!(out.offset, 0.0, "the stratum-3 peer was combined");
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! The seed documents' scenarios, asserting the outcome each seed states.
+//! The topologies live in `ntp_algo::scenarios` (the lab prints the same runs).
+
+use std::net::IpAddr;
+
+use ntp_algo::scenarios::{self, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
+use ntp_algo::sim::Simulation;
+use ntp_algo::system::{SelectionStatus, SyncSource};
+use ntp_wire::ReferenceId;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// The address of `node`'s system peer, if it has one.
+fn system_peer(sim: &Simulation, node: usize) -> Option<IpAddr> {
+    let engine = &sim.node(node)?.engine;
+    let id = engine.system().system_peer()?;
+    Some(engine.association(id)?.config().address.ip())
+}
+
+fn stratum(sim: &Simulation, node: usize) -> u8 {
+    sim.node(node).unwrap().engine.system().stratum
+}
+
+fn synchronized(sim: &Simulation, node: usize) -> bool {
+    sim.node(node).unwrap().engine.system().is_synchronized()
+}
+
+fn selection_of(sim: &Simulation, node: usize, peer: &str) -> SelectionStatus {
+    let engine = &sim.node(node).unwrap().engine;
+    let a = engine.associations().find(|a| a.config().address.ip() == ip(peer)).unwrap();
+    engine.selection_status(a.id())
+}
+
+#[test]
+fn seed_001_master_client_peer_chain() {
+    let mut s = scenarios::seed_001(1);
+    s.sim.run_until(s.duration);
+    let sim = &mut s.sim;
+    let (c, d, e) = (sim.find("DeviceC").unwrap(), sim.find("DeviceD").unwrap(), sim.find("DeviceE").unwrap());
+    // DeviceC: its own reference at stratum 2.
+    assert_eq!(sim.node(c).unwrap().engine.system().source, SyncSource::LocalReference);
+    assert_eq!(stratum(sim, c), 2);
+    // DeviceD: synchronized to C, stratum 3, reference id = C's address.
+    assert!(synchronized(sim, d));
+    assert_eq!(stratum(sim, d), 3);
+    assert_eq!(system_peer(sim, d), Some(ip("10.0.1.31")));
+    assert_eq!(sim.node(d).unwrap().engine.system().reference_id, ReferenceId::from_ip(ip("10.0.1.31")));
+    // DeviceE: symmetric peer of D, stratum 4, reference id = D's address.
+    assert!(synchronized(sim, e));
+    assert_eq!(stratum(sim, e), 4);
+    assert_eq!(system_peer(sim, e), Some(ip("10.0.2.1")));
+    assert_eq!(sim.node(e).unwrap().engine.system().reference_id, ReferenceId::from_ip(ip("10.0.2.1")));
+    // D does not take E (E is synchronized to D: a loop).
+    assert_ne!(selection_of(sim, d, "10.0.2.2"), SelectionStatus::SystemPeer);
+    for node in [d, e] {
+        let offset = sim.true_offset(node).unwrap();
+        assert!(offset.abs() < 0.002, "{} is {offset} s off", sim.node(node).unwrap().name);
+    }
+}
+
+#[test]
+fn seed_000_002_peers_back_each_other_up() {
+    let mut s = scenarios::seed_000_002(1);
+    let sim = &mut s.sim;
+    let (r1, r2) = (sim.find("R1").unwrap(), sim.find("R2").unwrap());
+    let mut loops = 0;
+    let mut check = |sim: &mut Simulation| {
+        // R2 never takes R1 while R1 depends on R2.
+        if system_peer(sim, r1) == Some(ip("10.0.2.2")) && system_peer(sim, r2) == Some(ip("10.0.2.1")) {
+            loops += 1;
+        }
+    };
+    sim.run_until_with(SEED_000_CUT - 1.0, &mut check);
+    // Both upstreams alive: each router takes its stratum 1 server, stratum 2.
+    assert_eq!(system_peer(sim, r1), Some(ip("10.0.1.1")));
+    assert_eq!(system_peer(sim, r2), Some(ip("10.0.1.2")));
+    assert_eq!((stratum(sim, r1), stratum(sim, r2)), (2, 2));
+    // S1's link dies: R1 takes R2 (stratum 3); R2 keeps S2.
+    sim.run_until_with(SEED_000_CUT + 1500.0, &mut check);
+    assert_eq!(system_peer(sim, r1), Some(ip("10.0.2.2")), "R1 fails over to its peer");
+    assert_eq!(stratum(sim, r1), 3);
+    assert!(synchronized(sim, r1));
+    assert_eq!(system_peer(sim, r2), Some(ip("10.0.1.2")));
+    // S1's link heals: R1 goes back to S1.
+    sim.run_until_with(SEED_000_HEAL + 3000.0, &mut check);
+    assert_eq!(system_peer(sim, r1), Some(ip("10.0.1.1")), "R1 returns to its lower-stratum server");
+    assert_eq!(stratum(sim, r1), 2);
+    assert_eq!(loops, 0, "R2 took R1 while R1 depended on R2");
+    let events = sim.records().iter().filter(|r| r.node == r2);
+    let r2_took_r1 = events.filter(|r| matches!(r.event, ntp_algo::events::Event::SystemPeerChanged { .. })).count();
+    assert!(r2_took_r1 <= 1, "R2 hopped between sources {r2_took_r1} times");
+}
+
+#[test]
+fn seed_003_falseticker_master_fallback_and_broadcast() {
+    let mut s = scenarios::seed_003(1);
+    let sim = &mut s.sim;
+    let [p1, p2, b1, b2] = ["P1", "P2", "B1", "B2"].map(|n| sim.find(n).unwrap());
+    sim.run_until(SEED_003_CUT - 1.0);
+    // U3 is stratum 1 but 200 ms off: a falseticker at both peers, never a source.
+    for node in [p1, p2] {
+        assert_eq!(selection_of(sim, node, "10.0.1.3"), SelectionStatus::Falseticker);
+        let peer = system_peer(sim, node).unwrap();
+        assert!(peer == ip("10.0.1.1") || peer == ip("10.0.1.2"), "{peer}");
+        assert_eq!(stratum(sim, node), 3);
+        assert!(sim.true_offset(node).unwrap().abs() < 0.002);
+    }
+    assert!(
+        sim.records()
+            .iter()
+            .any(|r| r.node == p1 && matches!(r.event, ntp_algo::events::Event::FalsetickerRejected { .. }))
+    );
+    // Broadcast clients follow P1.
+    for node in [b1, b2] {
+        assert!(synchronized(sim, node));
+        assert_eq!(system_peer(sim, node), Some(ip("10.0.2.1")));
+    }
+    // Every upstream cut: P1 serves its own clock at stratum 3 (ntp master 3),
+    // P2 and the broadcast clients follow P1.
+    sim.run_until(s.duration);
+    assert_eq!(sim.node(p1).unwrap().engine.system().source, SyncSource::LocalReference);
+    assert_eq!(stratum(sim, p1), 3);
+    assert_eq!(system_peer(sim, p2), Some(ip("10.0.2.1")));
+    assert_eq!(stratum(sim, p2), 4);
+    let p1_offset = sim.true_offset(p1).unwrap();
+    for node in [p2, b1, b2] {
+        assert!(synchronized(sim, node));
+        let apart = sim.true_offset(node).unwrap() - p1_offset;
+        assert!(apart.abs() < 0.002, "{} is {apart} s from P1", sim.node(node).unwrap().name);
+    }
+}
+
+#[test]
+fn same_seed_same_run() {
+    let run = |seed| {
+        let mut s = scenarios::seed_000_002(seed);
+        s.sim.run_until(3000.0);
+        (s.sim.records().to_vec(), s.sim.stats)
+    };
+    assert_eq!(run(7), run(7));
+    assert_ne!(run(7).0, run(8).0);
+}
