@@ -53,7 +53,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 use ntp_wire::auth::{self, AuthError, Keyring};
-use ntp_wire::{Mode, NtpDuration, NtpTimestamp, Packet, ReferenceId, Repr, Version};
+use ntp_wire::{LeapIndicator, Mode, NtpDate, NtpDuration, NtpTimestamp, Packet, ReferenceId, Repr, Version};
 
 use crate::access::{AccessClass, AccessList};
 use crate::association::{
@@ -64,6 +64,7 @@ use crate::constants::{MAXSTRAT, MINPOLL};
 use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 use crate::filter::FilterVerdict;
+use crate::leap::{LeapCommand, LeapCommandError, LeapSecondsList};
 use crate::onwire::log2_seconds;
 use crate::select::{Candidate, SelectConfig, Selector};
 use crate::server::{Responder, ResponderConfig, Response};
@@ -103,6 +104,15 @@ pub struct EngineConfig {
     /// Serve the local clock as a reference at this stratum when no source
     /// is usable (`ntp master N`, `refclock-master N`).
     pub local_reference_stratum: Option<u8>,
+    /// Orphan mode (`tos orphan N`): when no source below this stratum is
+    /// usable, the group of servers configured alike elects the one with the
+    /// lowest reference id (its address) as root at this stratum, and the
+    /// others follow it, so an isolated network keeps one time.
+    pub orphan_stratum: Option<u8>,
+    /// Seconds after the engine starts before orphan mode may take over
+    /// (ntpd's `tos orphanwait`, default 300), so a restarting server does not
+    /// serve its own clock while its upstreams are still being heard.
+    pub orphan_wait: f64,
     /// Frequency correction saved from an earlier run, ppm.
     pub saved_frequency_ppm: Option<f64>,
 }
@@ -121,6 +131,8 @@ impl Default for EngineConfig {
             discipline: DisciplineConfig::default(),
             select: SelectConfig::default(),
             local_reference_stratum: None,
+            orphan_stratum: None,
+            orphan_wait: 300.0,
             saved_frequency_ppm: None,
         }
     }
@@ -204,6 +216,9 @@ pub struct Engine {
     last_sample_used: f64,
     stepped: f64,
     stepped_at: Option<f64>,
+    leap_list: Option<LeapSecondsList>,
+    manual_leap: Option<(LeapCommand, NtpDate)>,
+    survivors_leap: LeapIndicator,
     next_tick: Option<f64>,
     responder: Responder,
     transmits: VecDeque<Transmit>,
@@ -236,6 +251,9 @@ impl Engine {
             last_sample_used: f64::NEG_INFINITY,
             stepped: 0.0,
             stepped_at: None,
+            leap_list: None,
+            manual_leap: None,
+            survivors_leap: LeapIndicator::NoWarning,
             next_tick: None,
             transmits: VecDeque::with_capacity(64),
             clock_actions: VecDeque::with_capacity(8),
@@ -343,6 +361,40 @@ impl Engine {
     /// Replaces the access list.
     pub fn set_access(&mut self, access: AccessList) {
         self.config.access = access;
+    }
+
+    /// Uses an IERS `leap-seconds.list` for the leap indicator we announce;
+    /// while it is valid (not expired) it takes precedence over the
+    /// survivors' vote.
+    pub fn set_leap_seconds(&mut self, list: LeapSecondsList, now: NtpTimestamp) {
+        self.leap_list = Some(list);
+        let t = self.advance(now);
+        self.update_leap(t);
+    }
+
+    /// A manual leap second (`ntp leap add|delete`), announced until
+    /// `leap_at` (the first instant of the month after the leap). Accepted
+    /// only while synchronized and within the month before the leap (the
+    /// white paper's rule); refused with the reason otherwise.
+    pub fn leap_command(
+        &mut self,
+        command: LeapCommand,
+        leap_at: NtpDate,
+        now: NtpTimestamp,
+    ) -> Result<(), LeapCommandError> {
+        let t = self.advance(now);
+        let today = self.date_at(now);
+        crate::leap::check_leap_command(command, leap_at, today, self.system.is_synchronized())?;
+        self.manual_leap = Some((command, leap_at));
+        self.update_leap(t);
+        Ok(())
+    }
+
+    /// Withdraws a manual leap second.
+    pub fn clear_leap_command(&mut self, now: NtpTimestamp) {
+        let t = self.advance(now);
+        self.manual_leap = None;
+        self.update_leap(t);
     }
 
     // ----- inputs -----
@@ -463,6 +515,10 @@ impl Engine {
         }
         if polled {
             self.system_process(t);
+        }
+        // A manual leap second is withdrawn once its moment has passed.
+        if self.manual_leap.is_some() {
+            self.update_leap(t);
         }
         if let Some(tick) = self.next_tick
             && tick <= t
@@ -699,6 +755,7 @@ impl Engine {
                 prefer: association.config().prefer,
             });
         }
+        self.apply_orphan_rule();
         let current = self.system.system_peer().map(|id| id.0);
         let outcome = match self.selector.select(&self.candidates, current, &self.config.select) {
             Ok(outcome) => outcome,
@@ -796,13 +853,43 @@ impl Engine {
         self.system.offset = offset;
         self.system.jitter = jitter;
         self.system.poll = self.discipline.poll_log2();
-        self.set_leap(leap);
+        self.survivors_leap = leap;
+        self.update_leap(t);
         if self.next_tick.is_none() {
             self.next_tick = Some(t + 1.0);
         }
         if !was_synchronized || matches!(was, SyncSource::LocalReference | SyncSource::Orphan | SyncSource::None) {
             self.push_event(Event::SyncGained { stratum });
         }
+    }
+
+    /// The date of a clock reading (RFC 4330 era rule: 1968..2104).
+    fn date_at(&self, now: NtpTimestamp) -> NtpDate {
+        now.to_date(NtpDate::ERA1_START).unwrap_or(NtpDate::ERA1_START)
+    }
+
+    /// The leap indicator we announce: a manual command until its leap has
+    /// passed, else a valid leap-seconds.list, else the survivors' vote;
+    /// always "unsynchronized" without a source.
+    fn update_leap(&mut self, t: f64) {
+        if self.system.source == SyncSource::None {
+            return;
+        }
+        let today = self.date_at(self.timestamp_at(t));
+        if let Some((_, at)) = self.manual_leap
+            && today >= at
+        {
+            self.manual_leap = None;
+        }
+        let leap = match (&self.manual_leap, &self.leap_list) {
+            (Some((command, _)), _) => command.indicator(),
+            (None, Some(list)) if !list.is_expired(today) => list.leap_indicator(today),
+            _ => match self.system.source {
+                SyncSource::Peer(_) => self.survivors_leap,
+                _ => LeapIndicator::NoWarning,
+            },
+        };
+        self.set_leap(leap);
     }
 
     fn set_leap(&mut self, leap: ntp_wire::LeapIndicator) {
@@ -812,28 +899,22 @@ impl Engine {
         }
     }
 
-    /// No usable source: the local reference if configured, else unsynchronized.
+    /// No usable source: the local reference if configured, else the orphan
+    /// root if orphan mode is configured, else unsynchronized.
     fn fall_back(&mut self, t: f64) {
-        let previous = self.system.source;
         if let Some(stratum) = self.config.local_reference_stratum {
-            if previous != SyncSource::LocalReference {
-                if let Some(from) = self.system.system_peer() {
-                    self.push_event(Event::SystemPeerChanged { from: Some(from), to: None });
-                }
-                self.system.source = SyncSource::LocalReference;
-                self.system.stratum = stratum.min(MAXSTRAT);
-                self.system.reference_id =
-                    if stratum <= 1 { ReferenceId::LOCAL } else { ReferenceId([127, 127, 1, 0]) };
-                self.system.root_delay = 0.0;
-                self.system.root_dispersion = log2_seconds(self.config.precision);
-                self.system.reference_time = self.timestamp_at(t);
-                self.system.update_time = t;
-                self.set_leap(ntp_wire::LeapIndicator::NoWarning);
-                self.push_event(Event::LocalReferenceInUse { stratum });
-            }
+            let id = if stratum <= 1 { ReferenceId::LOCAL } else { ReferenceId([127, 127, 1, 0]) };
+            self.serve_own_clock(SyncSource::LocalReference, stratum, id, t);
             return;
         }
-        if previous != SyncSource::None {
+        if let Some(stratum) = self.config.orphan_stratum
+            && t >= self.config.orphan_wait
+        {
+            let id = self.our_ids.first().copied().unwrap_or(ReferenceId::LOCAL);
+            self.serve_own_clock(SyncSource::Orphan, stratum, id, t);
+            return;
+        }
+        if self.system.source != SyncSource::None {
             if let Some(from) = self.system.system_peer() {
                 self.push_event(Event::SystemPeerChanged { from: Some(from), to: None });
             }
@@ -842,6 +923,45 @@ impl Engine {
             self.set_leap(ntp_wire::LeapIndicator::Unsynchronized);
             self.push_event(Event::SyncLost);
         }
+    }
+
+    /// Takes the local clock as the reference (`ntp master N`, or the root of
+    /// an orphan group): stratum `stratum`, reference id `id`, no root delay.
+    fn serve_own_clock(&mut self, source: SyncSource, stratum: u8, id: ReferenceId, t: f64) {
+        if self.system.source == source {
+            return;
+        }
+        if let Some(from) = self.system.system_peer() {
+            self.push_event(Event::SystemPeerChanged { from: Some(from), to: None });
+        }
+        self.system.source = source;
+        self.system.stratum = stratum.min(MAXSTRAT);
+        self.system.reference_id = id;
+        self.system.root_delay = 0.0;
+        self.system.root_dispersion = log2_seconds(self.config.precision);
+        self.system.reference_time = self.timestamp_at(t);
+        self.system.update_time = t;
+        self.update_leap(t);
+        self.push_event(Event::LocalReferenceInUse { stratum });
+    }
+
+    /// Orphan mode's candidate rule. With no candidate below the orphan
+    /// stratum, only orphan roots (at exactly that stratum) whose reference
+    /// id, their own address, is lower than ours may be followed: the group
+    /// settles on its lowest-addressed member as root without a vote, and
+    /// a root never follows its own followers (their reference id is the
+    /// root's address, which the loop check refuses).
+    fn apply_orphan_rule(&mut self) {
+        let Some(orphan) = self.config.orphan_stratum else { return };
+        if self.candidates.iter().any(|c| c.stratum < orphan) {
+            return;
+        }
+        let ours = self.our_ids.first().map_or(u32::MAX, |id| id.to_u32());
+        let associations = &self.associations;
+        self.candidates.retain(|c| {
+            c.stratum == orphan
+                && associations.iter().find(|a| a.id().0 == c.id).is_some_and(|a| a.reference_id().to_u32() < ours)
+        });
     }
 
     /// The phase this engine has moved its clock by so far, slews and steps,

@@ -670,3 +670,73 @@ fn test_deadline_is_never_in_the_past() {
         other => panic!("{other:?}"),
     }
 }
+
+// ----- leap seconds -----
+
+/// A date as a clock reading.
+fn date(y: i64, m: u8, d: u8) -> NtpTimestamp {
+    let days = {
+        // Days from 1970-01-01 to y-m-d (proleptic Gregorian).
+        let (y, m) = if m <= 2 { (y - 1, i64::from(m) + 9) } else { (y, i64::from(m) - 3) };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * m + 2) / 5 + i64::from(d) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    };
+    NtpTimestamp::from_unix(days * 86_400, 0)
+}
+
+fn leap_of_our_packets(e: &mut Engine, now: NtpTimestamp) -> LeapIndicator {
+    e.handle_datagram(now, addr(OTHER), &sign(&packet(Mode::Client, 1.0, NtpTimestamp::ZERO), None));
+    let reply = drain(e).transmits.into_iter().next().expect("a reply");
+    Repr::from_bytes(reply.payload()).unwrap().leap
+}
+
+#[test]
+fn test_manual_leap_second_rules() {
+    use crate::leap::{LeapCommand, LeapCommandError};
+    let leap_at = date(2027, 1, 1).to_date(NtpDate::ERA1_START).unwrap();
+    // Unsynchronized: refused.
+    let mut e = Engine::new(config(), keyring(), date(2026, 12, 10));
+    assert_eq!(e.leap_command(LeapCommand::Add, leap_at, date(2026, 12, 10)), Err(LeapCommandError::NotSynchronized));
+    // Synchronized (ntp master 1) but two months early: refused.
+    let master = EngineConfig { local_reference_stratum: Some(1), ..config() };
+    let mut e = Engine::new(master.clone(), keyring(), date(2026, 11, 1));
+    assert!(matches!(
+        e.leap_command(LeapCommand::Add, leap_at, date(2026, 11, 1)),
+        Err(LeapCommandError::TooEarly { .. })
+    ));
+    assert_eq!(leap_of_our_packets(&mut e, date(2026, 11, 1)), LeapIndicator::NoWarning);
+    // Within the month before: accepted, announced, and dropped after the leap.
+    let mut e = Engine::new(master, keyring(), date(2026, 12, 10));
+    e.leap_command(LeapCommand::Add, leap_at, date(2026, 12, 10)).unwrap();
+    assert_eq!(leap_of_our_packets(&mut e, date(2026, 12, 10)), LeapIndicator::InsertSecond);
+    e.clear_leap_command(date(2026, 12, 11));
+    assert_eq!(leap_of_our_packets(&mut e, date(2026, 12, 11)), LeapIndicator::NoWarning);
+    e.leap_command(LeapCommand::Delete, leap_at, date(2026, 12, 12)).unwrap();
+    assert_eq!(leap_of_our_packets(&mut e, date(2026, 12, 12)), LeapIndicator::DeleteSecond);
+    e.handle_timeout(date(2027, 1, 2));
+    assert_eq!(leap_of_our_packets(&mut e, date(2027, 1, 2)), LeapIndicator::NoWarning);
+}
+
+#[test]
+fn test_leap_seconds_list_sets_the_indicator() {
+    let text = include_str!("../testdata/leap-seconds.list");
+    let list = crate::leap::LeapSecondsList::parse(text).unwrap();
+    let master = EngineConfig { local_reference_stratum: Some(1), ..config() };
+    // December 2016: the list announces the leap second of 2016-12-31.
+    let mut e = Engine::new(master.clone(), keyring(), date(2016, 12, 5));
+    e.set_leap_seconds(list.clone(), date(2016, 12, 5));
+    assert_eq!(leap_of_our_packets(&mut e, date(2016, 12, 5)), LeapIndicator::InsertSecond);
+    // A month without a leap.
+    let mut e = Engine::new(master, keyring(), date(2016, 11, 5));
+    e.set_leap_seconds(list, date(2016, 11, 5));
+    assert_eq!(leap_of_our_packets(&mut e, date(2016, 11, 5)), LeapIndicator::NoWarning);
+}
+
+#[test]
+fn test_unsynchronized_engine_announces_unsynchronized() {
+    let mut e = engine_with(config());
+    assert_eq!(leap_of_our_packets(&mut e, at(1.0)), LeapIndicator::Unsynchronized);
+}

@@ -184,6 +184,53 @@ pub fn seed_003(seed: u64) -> Scenario {
     }
 }
 
+/// When the upstream of [`orphan`] is cut.
+pub const ORPHAN_CUT: f64 = 2000.0;
+
+/// Orphan mode (`tos orphan 10`): three servers O1..O3 are symmetric peers
+/// of each other and clients of one stratum-1 server. When its links are
+/// cut, the group elects its lowest-addressed member (O1) as root at
+/// stratum 10; the others follow it at stratum 11 and stay together.
+pub fn orphan(seed: u64) -> Scenario {
+    let mut sim = Simulation::new(seed);
+    let upstream = sim.add_node("S1", address("10.0.1.1"), master(1), Keyring::new(), ClockModel::PERFECT);
+    let config = EngineConfig { orphan_stratum: Some(10), ..EngineConfig::default() };
+    let names = [("O1", "10.0.2.1", 0.02, 40.0), ("O2", "10.0.2.2", -0.03, -25.0), ("O3", "10.0.2.3", 0.01, 15.0)];
+    let mut nodes = Vec::new();
+    for (name, ip, offset, ppm) in names {
+        let mut node_config = config.clone();
+        for (_, other, _, _) in names {
+            if other != ip {
+                allow_peer(&mut node_config, other);
+            }
+        }
+        nodes.push(sim.add_node(name, address(ip), node_config, Keyring::new(), drifting(offset, ppm)));
+    }
+    let mut uplinks = Vec::new();
+    for (i, &node) in nodes.iter().enumerate() {
+        uplinks.push(sim.link(upstream, node, LinkModel::LAN));
+        let _ = sim.add_association(node, client("10.0.1.1"));
+        for (j, &other) in nodes.iter().enumerate() {
+            if j > i {
+                sim.link(node, other, LinkModel::LAN);
+            }
+            if j != i {
+                let _ = sim.add_association(node, peer(names.get(j).map_or("", |n| n.1)));
+            }
+        }
+    }
+    for link in uplinks {
+        sim.schedule_link(ORPHAN_CUT, link, false);
+    }
+    Scenario {
+        name: "orphan",
+        title: "Orphan mode: three peers lose their upstream and keep one time",
+        sim,
+        duration: 8000.0,
+        script: vec![(ORPHAN_CUT, "upstream links cut".into())],
+    }
+}
+
 /// A single client of a perfect stratum-1 server over a link with `jitter`
 /// seconds of mean extra delay (and the same base delay), the client's clock
 /// `ppm` off in frequency and `offset` seconds off at the start; iburst on,
@@ -198,7 +245,7 @@ pub fn accuracy(seed: u64, jitter: f64, ppm: f64, offset: f64, duration: f64) ->
     Scenario { name: "accuracy", title: "one client, one server", sim, duration, script: Vec::new() }
 }
 
-/// Every seed scenario, in order.
+/// Every scenario the lab runs, in order: the seeds, then orphan mode.
 pub fn all(seed: u64) -> Vec<Scenario> {
-    vec![seed_001(seed), seed_000_002(seed), seed_003(seed)]
+    vec![seed_001(seed), seed_000_002(seed), seed_003(seed), orphan(seed)]
 }

@@ -308,3 +308,73 @@ pub fn ntpq_peers(peers: &[PeerStatus]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios;
+
+    /// Seed 001 after an hour: DeviceD is a stratum-3 client of DeviceC.
+    fn device_d() -> (SystemStatus, Vec<PeerStatus>) {
+        let mut s = scenarios::seed_001(1);
+        s.sim.run_until(3600.0);
+        let d = s.sim.find("DeviceD").unwrap();
+        let now = s.sim.reading(d).unwrap();
+        let engine = &s.sim.node(d).unwrap().engine;
+        (engine.system_status(now), engine.peer_status(now))
+    }
+
+    #[test]
+    fn test_plain_data_covers_the_mib() {
+        let (system, peers) = device_d();
+        assert!(system.synchronized);
+        assert_eq!(system.stratum, 3);
+        assert_eq!(system.system_peer, Some("10.0.1.31:123".parse().unwrap()));
+        assert!(system.root_delay > 0.0 && system.root_dispersion > 0.0);
+        assert!(!system.reference_time.is_zero());
+        assert_eq!(system.leap, LeapIndicator::NoWarning);
+        let c = peers.iter().find(|p| p.address.port() == 123 && p.configured).unwrap();
+        assert_eq!((c.stratum, c.reach, c.mode), (2, 0o377, AssociationMode::Client));
+        assert!(c.offset.is_some() && c.delay.is_some() && c.dispersion.is_some() && c.jitter.is_some());
+        assert_eq!(c.selection, SelectionStatus::SystemPeer);
+        let e = peers.iter().find(|p| !p.configured).unwrap();
+        assert_eq!(e.mode, AssociationMode::SymmetricPassive);
+    }
+
+    #[test]
+    fn test_text_views() {
+        let (system, peers) = device_d();
+        let status = cisco_show_ntp_status(&system);
+        assert!(status.starts_with("Clock is synchronized, stratum 3, reference is 10.0.1.31\n"), "{status}");
+        assert!(status.contains("precision is 2**-20"));
+        assert!(status.contains("loopfilter state is 'CTRL'"));
+        let associations = cisco_show_ntp_associations(&peers);
+        assert!(
+            associations.lines().any(|l| l.starts_with("*~10.0.1.31:123") && l.contains(" 377 ")),
+            "{associations}"
+        );
+        assert!(associations.contains("x falseticker"));
+        let huawei = huawei_display_ntp_status(&system, peers.first().and_then(|p| p.dispersion));
+        for line in [" clock status: synchronized", " clock stratum: 3", " reference clock ID: 10.0.1.31"] {
+            assert!(huawei.lines().any(|l| l == line), "{line:?} missing in\n{huawei}");
+        }
+        assert!(huawei.contains(" synchronization state: clock synchronized"));
+        let ntpq = ntpq_peers(&peers);
+        assert!(ntpq.lines().any(|l| l.starts_with("*10.0.1.31:123") && l.contains(" u ")), "{ntpq}");
+    }
+
+    #[test]
+    fn test_unsynchronized_views() {
+        let mut s = scenarios::seed_001(1);
+        let e = s.sim.find("DeviceE").unwrap();
+        let now = s.sim.reading(e).unwrap();
+        let engine = &s.sim.node(e).unwrap().engine;
+        let status = cisco_show_ntp_status(&engine.system_status(now));
+        assert!(status.starts_with("Clock is unsynchronized, stratum 16, reference is none"), "{status}");
+        assert!(status.contains("last update was never"));
+        let huawei = huawei_display_ntp_status(&engine.system_status(now), None);
+        assert!(huawei.contains(" clock status: unsynchronized"));
+        assert!(cisco_show_ntp_associations(&engine.peer_status(now)).contains(" - "));
+        s.sim.run_until(1.0);
+    }
+}

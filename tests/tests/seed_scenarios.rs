@@ -142,3 +142,30 @@ fn same_seed_same_run() {
     assert_eq!(run(7), run(7));
     assert_ne!(run(7).0, run(8).0);
 }
+
+#[test]
+fn orphan_mode_elects_the_lowest_address_and_keeps_one_time() {
+    let mut s = scenarios::orphan(1);
+    let sim = &mut s.sim;
+    let [o1, o2, o3] = ["O1", "O2", "O3"].map(|n| sim.find(n).unwrap());
+    // Before orphan mode may start (300 s) nobody serves its own clock.
+    sim.run_until(200.0);
+    for node in [o1, o2, o3] {
+        assert_eq!(system_peer(sim, node), Some(ip("10.0.1.1")));
+        assert_eq!(stratum(sim, node), 2);
+    }
+    sim.run_until(s.duration);
+    // The upstream is gone: O1 (lowest address) is the root at stratum 10,
+    // the others follow it at 11, and all three keep one time.
+    assert_eq!(sim.node(o1).unwrap().engine.system().source, SyncSource::Orphan);
+    assert_eq!(stratum(sim, o1), 10);
+    for node in [o2, o3] {
+        assert_eq!(system_peer(sim, node), Some(ip("10.0.2.1")));
+        assert_eq!(stratum(sim, node), 11);
+    }
+    let root = sim.true_offset(o1).unwrap();
+    for node in [o2, o3] {
+        let apart = sim.true_offset(node).unwrap() - root;
+        assert!(apart.abs() < 0.002, "{} is {apart} s from O1", sim.node(node).unwrap().name);
+    }
+}
