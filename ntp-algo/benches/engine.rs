@@ -1,0 +1,155 @@
+//! Criterion benchmarks of the engine's hot paths.
+//!
+//! `cargo bench -p ntp-algo --bench engine`
+//!
+//! * `select/N`: select + cluster + combine over N candidates (3, 10, 100,
+//!   1000), the selector reused as the engine does (no allocation).
+//! * `client_poll_cycle`: one whole client exchange through the engine:
+//!   the poll timer fires, the request is built and drained, the server's
+//!   reply is checked, dispatched, run through the packet tests, the clock
+//!   filter, the selection and the discipline, and the outputs are drained.
+//! * `responder/{none,md5}`: the stateless server answering one client
+//!   request, unauthenticated and with an MD5 MAC.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use ntp_algo::access::AccessClass;
+use ntp_algo::association::AssociationConfig;
+use ntp_algo::engine::{Engine, EngineConfig, Output};
+use ntp_algo::select::{Candidate, SelectConfig, Selector};
+use ntp_algo::server::{Responder, ResponderConfig};
+use ntp_algo::sim::Rng;
+use ntp_wire::auth::{self, Key, KeyType, Keyring};
+use ntp_wire::{LeapIndicator, Mode, NtpDuration, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
+
+fn candidates(n: u32, rng: &mut Rng) -> Vec<Candidate> {
+    (0..n)
+        .map(|id| Candidate {
+            id,
+            offset: 0.001 * rng.gaussian(),
+            root_distance: 0.01 + 0.02 * rng.uniform(),
+            jitter: 0.0005 + 0.001 * rng.uniform(),
+            stratum: 1 + (rng.next_u64() % 3) as u8,
+            prefer: false,
+        })
+        .collect()
+}
+
+fn bench_select(c: &mut Criterion) {
+    let mut group = c.benchmark_group("select");
+    let mut rng = Rng::new(7);
+    for n in [3u32, 10, 100, 1000] {
+        let cands = candidates(n, &mut rng);
+        let mut selector = Selector::new();
+        let config = SelectConfig::default();
+        group.bench_with_input(BenchmarkId::from_parameter(n), &cands, |b, cands| {
+            b.iter(|| {
+                let out = selector.select(black_box(cands), Some(0), &config).unwrap();
+                black_box((out.system_peer, out.offset));
+            })
+        });
+    }
+    group.finish();
+}
+
+fn server_reply(request: &[u8]) -> Vec<u8> {
+    let req = Repr::from_bytes(request).unwrap();
+    let t = req.transmit_time + NtpDuration::from_seconds_f64(0.0001);
+    let reply = Repr {
+        leap: LeapIndicator::NoWarning,
+        mode: Mode::Server,
+        stratum: Stratum(1),
+        poll: req.poll,
+        precision: -20,
+        root_dispersion: NtpShort::from_seconds_f64(0.0001),
+        reference_id: ReferenceId(*b"GPS\0"),
+        reference_time: t,
+        origin_time: req.transmit_time,
+        receive_time: t,
+        transmit_time: t,
+        ..Repr::default()
+    };
+    let mut buf = [0u8; 48];
+    reply.emit_into(&mut buf).unwrap();
+    buf.to_vec()
+}
+
+fn bench_client_poll_cycle(c: &mut Criterion) {
+    let server: SocketAddr = "10.0.0.1:123".parse().unwrap();
+    let t0 = NtpTimestamp::from_unix(1_795_219_200, 0);
+    let mut engine = Engine::new(EngineConfig::default(), Keyring::new(), t0);
+    engine.add_association(AssociationConfig::client(server).with_poll(0, 0), t0).unwrap();
+    let mut now = t0;
+    let mut drain = |engine: &mut Engine| -> Option<Vec<u8>> {
+        let mut request = None;
+        loop {
+            match engine.poll_output() {
+                Output::Transmit(t) => request = Some(t.payload().to_vec()),
+                Output::Timeout(_) => return request,
+                _ => {}
+            }
+        }
+    };
+    c.bench_function("client_poll_cycle", |b| {
+        b.iter(|| {
+            now = now + NtpDuration::ONE_SECOND;
+            engine.handle_timeout(now);
+            if let Some(request) = drain(&mut engine) {
+                let reply = server_reply(&request);
+                engine.handle_datagram(now + NtpDuration::from_seconds_f64(0.0002), server, &reply);
+                drain(&mut engine);
+            }
+        })
+    });
+}
+
+fn bench_responder(c: &mut Criterion) {
+    let mut ring = Keyring::new();
+    ring.insert(Key::new(1, KeyType::Md5, b"benchmark-key").unwrap(), true);
+    let system = Repr {
+        stratum: Stratum(2),
+        precision: -20,
+        reference_id: ReferenceId([10, 0, 0, 1]),
+        reference_time: NtpTimestamp::from_unix(1_795_219_100, 0),
+        ..Repr::default()
+    };
+    let request = Repr {
+        mode: Mode::Client,
+        poll: 6,
+        transmit_time: NtpTimestamp::from_unix(1_795_219_200, 0),
+        ..Repr::default()
+    };
+    let mut plain = [0u8; 48];
+    request.emit_into(&mut plain).unwrap();
+    let mut signed = [0u8; 68];
+    request.emit_into(&mut signed).unwrap();
+    auth::sign(&mut signed, 48, ring.get(1).unwrap()).unwrap();
+    let received = NtpTimestamp::from_unix(1_795_219_200, 500);
+    let source = "192.0.2.7".parse().unwrap();
+    let mut group = c.benchmark_group("responder");
+    for (name, bytes) in [("none", &plain[..]), ("md5", &signed[..])] {
+        let mut responder = Responder::new(ResponderConfig::default());
+        let mut out = [0u8; 128];
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(responder.respond(
+                    black_box(bytes),
+                    source,
+                    AccessClass::Serve,
+                    received,
+                    0.0,
+                    &system,
+                    &ring,
+                    &mut out,
+                ))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_select, bench_client_poll_cycle, bench_responder);
+criterion_main!(benches);
