@@ -83,7 +83,7 @@ fn bench_client_poll_cycle(c: &mut Criterion) {
     let mut engine = Engine::new(EngineConfig::default(), Keyring::new(), t0);
     engine.add_association(AssociationConfig::client(server).with_poll(0, 0), t0).unwrap();
     let mut now = t0;
-    let mut drain = |engine: &mut Engine| -> Option<Vec<u8>> {
+    let drain = |engine: &mut Engine| -> Option<Vec<u8>> {
         let mut request = None;
         loop {
             match engine.poll_output() {
@@ -95,7 +95,7 @@ fn bench_client_poll_cycle(c: &mut Criterion) {
     };
     c.bench_function("client_poll_cycle", |b| {
         b.iter(|| {
-            now = now + NtpDuration::ONE_SECOND;
+            now += NtpDuration::ONE_SECOND;
             engine.handle_timeout(now);
             if let Some(request) = drain(&mut engine) {
                 let reply = server_reply(&request);
