@@ -1,11 +1,13 @@
 //! `cargo run --release --manifest-path bench/Cargo.toml [area...]`
 //!
 //! Prints one `RATIO` line per metric: ours against a peer crate or a raw
-//! primitive, measured in the same run. Areas: `codec`, `auth` (default: all).
+//! primitive, measured in the same run. Areas: `codec`, `auth`, `server`
+//! (default: all).
 
 mod auth;
 mod codec;
 mod harness;
+mod server;
 
 fn main() {
     let areas: Vec<String> = std::env::args().skip(1).collect();
@@ -15,6 +17,9 @@ fn main() {
     }
     if wants("auth") {
         auth::run();
+    }
+    if wants("server") {
+        server::run();
     }
     let _ = wants;
 }

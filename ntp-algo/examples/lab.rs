@@ -231,8 +231,8 @@ fn udp_lab() -> Result<(), String> {
         s.local_addr().map_err(|e| e.to_string())
     };
     let (c, d, e) = (free("127.0.1.31")?, free("127.0.2.1")?, free("127.0.2.2")?);
-    let duration = 20.0;
-    let spec = |a: std::net::SocketAddr| format!("{a},iburst,minpoll=1,maxpoll=2");
+    let duration = 40.0;
+    let spec = |a: std::net::SocketAddr| format!("{a},iburst,minpoll=1,maxpoll=1");
     let mut options = Vec::new();
     options.push(("DeviceC", support::NodeOptions { listen: Some(c), master: Some(2), ..Default::default() }));
     let mut d_opts = support::NodeOptions { listen: Some(d), ..Default::default() };
