@@ -7,6 +7,7 @@
 //! * Each node has a [`VirtualClock`]: an offset from true time, an intrinsic
 //!   frequency error (ppm), optional random-walk wander, and the frequency
 //!   correction its engine asks for. Steps move the offset.
+//! * Clocks can be stepped at given times ([`Simulation::schedule_clock_step`]).
 //! * Links join pairs of nodes with a base one-way delay, exponentially
 //!   distributed extra delay (jitter), an asymmetry added in one direction,
 //!   and a loss probability. They can be cut and healed at given times.
@@ -206,11 +207,20 @@ impl Ord for Delivery {
     }
 }
 
+/// Something scheduled to happen at a given true time.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    /// A link goes down or comes back.
+    Link { link: usize, up: bool },
+    /// A node's clock is set off by this many seconds (an operator, a bad
+    /// RTC at boot, a virtual machine resumed): the engine must notice.
+    ClockStep { node: usize, offset: f64 },
+}
+
 #[derive(Clone, Copy, Debug)]
 struct LinkChange {
     at: f64,
-    link: usize,
-    up: bool,
+    change: Change,
 }
 
 /// The simulation.
@@ -311,7 +321,18 @@ impl Simulation {
 
     /// Cuts (`up == false`) or heals a link at true time `at`.
     pub fn schedule_link(&mut self, at: f64, link: usize, up: bool) {
-        self.changes.push(LinkChange { at, link, up });
+        self.schedule(at, Change::Link { link, up });
+    }
+
+    /// Steps node `node`'s clock by `offset` seconds at true time `at`, as
+    /// if someone had set it.
+    pub fn schedule_clock_step(&mut self, at: f64, node: usize, offset: f64) {
+        self.schedule(at, Change::ClockStep { node, offset });
+    }
+
+    fn schedule(&mut self, at: f64, change: Change) {
+        self.changes.push(LinkChange { at, change });
+        // Stable: changes at the same time happen in the order scheduled.
         self.changes.sort_by(|x, y| x.at.total_cmp(&y.at));
     }
 
@@ -373,8 +394,19 @@ impl Simulation {
             self.now = next.max(self.now);
             if next_change <= next_delivery && next_change <= next_wake {
                 let change = self.changes.remove(0);
-                if let Some(link) = self.links.get_mut(change.link) {
-                    link.up = change.up;
+                match change.change {
+                    Change::Link { link, up } => {
+                        if let Some(link) = self.links.get_mut(link) {
+                            link.up = up;
+                        }
+                    }
+                    Change::ClockStep { node, offset } => {
+                        let now = self.now;
+                        if let Some(n) = self.nodes.get_mut(node) {
+                            n.clock.advance(now, &mut self.rng);
+                            n.clock.offset += offset;
+                        }
+                    }
                 }
             } else if next_delivery <= next_wake {
                 if let Some(d) = self.queue.pop() {

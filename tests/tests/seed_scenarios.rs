@@ -170,3 +170,29 @@ fn orphan_mode_elects_the_lowest_address_and_keeps_one_time() {
         assert!(apart.abs() < 0.002, "{} is {apart} s from O1", sim.node(node).unwrap().name);
     }
 }
+
+#[test]
+fn a_client_whose_clock_is_set_wrong_recovers() {
+    // One client, synchronized, then someone sets its clock 0.5 s ahead:
+    // the engine sees a spike, waits out the stepout, steps back, and is
+    // within a millisecond again.
+    let mut s = scenarios::accuracy(3, 100e-6, 20.0, 0.05, 6000.0);
+    let client = s.sim.find("client").unwrap();
+    s.sim.schedule_clock_step(3000.0, client, 0.5);
+    s.sim.run_until(2999.0);
+    assert!(s.sim.true_offset(client).unwrap().abs() < 0.001);
+    s.sim.run_until(s.duration);
+    let steps: Vec<f64> = s
+        .sim
+        .records()
+        .iter()
+        .filter(|r| r.node == client && r.time > 3000.0)
+        .filter_map(|r| match r.event {
+            ntp_algo::events::Event::ClockStepped { offset } => Some(offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!((steps[0] + 0.5).abs() < 0.01, "{steps:?}");
+    assert!(s.sim.true_offset(client).unwrap().abs() < 0.001);
+}
