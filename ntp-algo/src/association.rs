@@ -594,9 +594,13 @@ impl Association {
             };
             if let Some(test) = failed {
                 let mut report = self.reject(test);
-                if symmetric {
-                    // Keep the peer's latest transmit time so our next packet
-                    // carries it back and the exchange resynchronizes.
+                // Keep the peer's latest transmit time so our next packet
+                // carries it back and the exchange resynchronizes (RFC 5905)
+                // -- but only a later one: a replayed older packet would
+                // otherwise make us echo a stale time, and the genuine peer
+                // would reject our next packet (a replay per poll starves it).
+                let later = self.org.is_zero() || (packet.transmit_time - self.org).to_bits() > 0;
+                if symmetric && later {
                     self.org = packet.transmit_time;
                     self.rec = dst;
                     report.answer_now = self.should_answer(now);

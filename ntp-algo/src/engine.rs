@@ -92,9 +92,13 @@ pub struct EngineConfig {
     pub responder: ResponderConfig,
     /// Listen to broadcast servers (`ntp broadcast client`).
     pub broadcast_client: bool,
-    /// Most associations created by arriving packets (passive peers,
-    /// broadcast clients) at once.
+    /// Most symmetric passive associations created by arriving mode 1
+    /// packets at once.
     pub max_ephemeral: usize,
+    /// Most broadcast servers listened to at once. A budget of its own, so
+    /// spoofed broadcasts (when they need not be authenticated) cannot use
+    /// up the room authenticated peers need.
+    pub max_broadcast_servers: usize,
     /// Most associations in all.
     pub max_associations: usize,
     /// The clock discipline's constants.
@@ -127,6 +131,7 @@ impl Default for EngineConfig {
             responder: ResponderConfig::default(),
             broadcast_client: false,
             max_ephemeral: 64,
+            max_broadcast_servers: 16,
             max_associations: 4096,
             discipline: DisciplineConfig::default(),
             select: SelectConfig::default(),
@@ -587,16 +592,10 @@ impl Engine {
         let system = self.system.header_template(t);
         let mut out = [0u8; MAX_DATAGRAM];
         let response = self.responder.respond(bytes, source.ip(), access, now, t, &system, &self.keys, &mut out);
-        let len = match response {
-            Response::Reply { len, .. } => {
-                self.counters.replies_sent += 1;
-                len
-            }
-            Response::KissOfDeath { len, .. } => {
-                self.counters.kod_sent += 1;
-                len
-            }
-            Response::CryptoNak { len } => len,
+        let (len, is_kod) = match response {
+            Response::Reply { len, .. } => (len, false),
+            Response::KissOfDeath { len, .. } => (len, true),
+            Response::CryptoNak { len } => (len, false),
             Response::Drop(reason) => {
                 match reason {
                     crate::server::DropReason::RateLimited => self.counters.rate_dropped += 1,
@@ -607,8 +606,11 @@ impl Engine {
                 return;
             }
         };
-        if let Some(payload) = out.get(..len) {
-            self.queue_transmit(source, payload);
+        let queued = out.get(..len).is_some_and(|payload| self.queue_transmit(source, payload));
+        if queued && is_kod {
+            self.counters.kod_sent += 1;
+        } else if queued && matches!(response, Response::Reply { .. }) {
+            self.counters.replies_sent += 1;
         }
     }
 
@@ -645,9 +647,15 @@ impl Engine {
             }
             return None;
         }
-        let ephemeral = self.associations.iter().filter(|a| a.is_ephemeral()).count();
-        if ephemeral >= self.config.max_ephemeral {
-            self.counters.peer_refused += 1;
+        let same_kind = self.associations.iter().filter(|a| a.is_ephemeral() && a.config().mode == mode).count();
+        let limit = match mode {
+            AssociationMode::BroadcastClient => self.config.max_broadcast_servers,
+            _ => self.config.max_ephemeral,
+        };
+        if same_kind >= limit {
+            if mode == AssociationMode::SymmetricPassive {
+                self.counters.peer_refused += 1;
+            }
             return None;
         }
         let poll = repr.poll.clamp(MINPOLL, crate::constants::MAXPOLL);
@@ -701,18 +709,22 @@ impl Engine {
                 Err(_) => return,
             }
         }
-        self.counters.polls_sent += 1;
-        if let Some(payload) = buf.get(..len) {
-            self.queue_transmit(destination, payload);
+        if buf.get(..len).is_some_and(|payload| self.queue_transmit(destination, payload)) {
+            self.counters.polls_sent += 1;
         }
     }
 
-    fn queue_transmit(&mut self, destination: SocketAddr, payload: &[u8]) {
-        if self.transmits.len() >= TRANSMIT_QUEUE_LIMIT {
-            return;
-        }
-        if let Some(transmit) = Transmit::new(destination, payload) {
-            self.transmits.push_back(transmit);
+    /// Queues a datagram; false (and counted) when the queue is full.
+    fn queue_transmit(&mut self, destination: SocketAddr, payload: &[u8]) -> bool {
+        match Transmit::new(destination, payload) {
+            Some(transmit) if self.transmits.len() < TRANSMIT_QUEUE_LIMIT => {
+                self.transmits.push_back(transmit);
+                true
+            }
+            _ => {
+                self.counters.transmits_dropped += 1;
+                false
+            }
         }
     }
 

@@ -740,3 +740,36 @@ fn test_unsynchronized_engine_announces_unsynchronized() {
     let mut e = engine_with(config());
     assert_eq!(leap_of_our_packets(&mut e, at(1.0)), LeapIndicator::Unsynchronized);
 }
+
+#[test]
+fn test_broadcast_servers_have_their_own_budget() {
+    // Spoofed unauthenticated broadcasts fill the broadcast budget, not the
+    // room a signed mode 1 peer needs.
+    let mut e =
+        engine_with(EngineConfig { broadcast_client: true, max_broadcast_servers: 4, max_ephemeral: 2, ..config() });
+    for i in 0..50u8 {
+        let source: SocketAddr = format!("10.9.0.{i}:123").parse().unwrap();
+        e.handle_datagram(
+            at(1.0),
+            source,
+            &sign(&packet(Mode::Broadcast, 1.0 + f64::from(i), NtpTimestamp::ZERO), None),
+        );
+    }
+    let count = |e: &Engine, mode| e.associations().filter(|a| a.config().mode == mode).count();
+    assert_eq!(count(&e, AssociationMode::BroadcastClient), 4);
+    e.handle_datagram(at(2.0), addr(OTHER), &sign(&packet(Mode::SymmetricActive, 2.0, NtpTimestamp::ZERO), Some(KEY)));
+    assert_eq!(count(&e, AssociationMode::SymmetricPassive), 1);
+    assert_eq!(e.counters().peer_refused, 0);
+}
+
+#[test]
+fn test_undrained_transmits_are_dropped_and_counted() {
+    let mut e = engine_with(config());
+    let request = sign(&packet(Mode::Client, 1.0, NtpTimestamp::ZERO), None);
+    for _ in 0..(TRANSMIT_QUEUE_LIMIT + 10) {
+        e.handle_datagram(at(1.0), addr(OTHER), &request);
+    }
+    assert_eq!(e.counters().replies_sent, TRANSMIT_QUEUE_LIMIT as u64);
+    assert_eq!(e.counters().transmits_dropped, 10);
+    assert_eq!(drain(&mut e).transmits.len(), TRANSMIT_QUEUE_LIMIT);
+}

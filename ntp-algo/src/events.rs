@@ -177,7 +177,7 @@ pub struct Counters {
     pub rejected_by_test: [u64; 7],
     /// Kiss-o'-death packets accepted.
     pub kod_received: u64,
-    /// Client requests answered.
+    /// Client requests answered (replies actually queued).
     pub replies_sent: u64,
     /// Kiss-o'-death RATE replies sent.
     pub kod_sent: u64,
@@ -187,6 +187,9 @@ pub struct Counters {
     pub polls_sent: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
+    /// Datagrams dropped because the transmit queue was full (the caller
+    /// did not drain it).
+    pub transmits_dropped: u64,
 }
 
 impl Counters {
