@@ -35,10 +35,34 @@
 //! Time values are in [`time`]: [`NtpTimestamp`] (32.32), [`NtpShort`]
 //! (16.16), [`NtpDate`] (era + timestamp) and the signed [`NtpDuration`].
 //!
+//! Symmetric-key authentication is in [`auth`]: keys of every type in use
+//! (MD5, SHA1, SHA-256/384/512 truncated to 20 bytes, AES-128/256-CMAC per
+//! RFC 8573), `sign` and `verify` in place with constant-time comparison,
+//! crypto-NAKs, keyrings with trusted-key sets, and parsers for ntpd's
+//! `ntp.keys` and chrony's `chrony.keys`.
+//!
+//! ```
+//! use ntp_wire::auth::{self, Key, KeyType, Keyring};
+//! use ntp_wire::{Mode, Repr};
+//!
+//! let mut keys = Keyring::new();
+//! keys.insert(Key::new(1, KeyType::Aes128Cmac, &[7u8; 16])?, true);
+//! let mut buf = [0u8; 68];
+//! let len = Repr { mode: Mode::Client, ..Repr::default() }.emit_into(&mut buf)?;
+//! let len = auth::sign(&mut buf, len, keys.get(1).unwrap())?;
+//! assert_eq!(auth::verify(&buf[..len], &keys)?.id(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Features
 //!
-//! * `std` (default): `SystemTime` conversions and `std::error::Error`.
-//!   Without it the crate is `#![no_std]` and needs no allocator.
+//! * `std` (default): `SystemTime` conversions and `std::error::Error`;
+//!   implies `alloc`.
+//! * `alloc`: the heap-backed [`auth::Keyring`] and the key-file parsers
+//!   that collect into it. Without `alloc`, [`auth::verify`] still works on
+//!   any [`auth::KeyLookup`], such as a plain array of keys.
+//!
+//! Without features the crate is `#![no_std]` and needs no allocator.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
