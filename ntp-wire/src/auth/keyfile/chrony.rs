@@ -54,15 +54,7 @@ impl Iterator for ChronyKeys<'_> {
     type Item = Result<(usize, Key), KeyFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        for (index, line) in self.lines.by_ref() {
-            let number = index + 1;
-            match parse_line(line) {
-                Ok(Some(key)) => return Some(Ok((number, key))),
-                Ok(None) => continue,
-                Err(kind) => return Some(Err(KeyFileError { line: number, kind })),
-            }
-        }
-        None
+        super::next_key(&mut self.lines, parse_line)
     }
 }
 

@@ -112,6 +112,24 @@ pub enum KeyFileErrorKind {
 }
 
 /// Parses a key id: decimal digits only, 1..=2^32-1.
+/// The next key of a key file, or the error of the next bad line, from a
+/// dialect's line parser (which answers `Ok(None)` for blank and comment
+/// lines). Line numbers start at 1.
+fn next_key(
+    lines: &mut core::iter::Enumerate<core::str::Lines<'_>>,
+    parse_line: fn(&str) -> Result<Option<Key>, KeyFileErrorKind>,
+) -> Option<Result<(usize, Key), KeyFileError>> {
+    for (index, line) in lines.by_ref() {
+        let number = index + 1;
+        match parse_line(line) {
+            Ok(Some(key)) => return Some(Ok((number, key))),
+            Ok(None) => continue,
+            Err(kind) => return Some(Err(KeyFileError { line: number, kind })),
+        }
+    }
+    None
+}
+
 fn parse_key_id(field: &str) -> Result<u32, KeyFileErrorKind> {
     if field.is_empty() || !field.bytes().all(|b| b.is_ascii_digit()) {
         return Err(KeyFileErrorKind::BadKeyId);
