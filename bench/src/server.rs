@@ -39,7 +39,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use ntp_algo::access::AccessList;
-use ntp_algo::server::{MAX_REPLY_LEN, Responder, ResponderConfig, Response};
+use ntp_algo::server::{MAX_REPLY_LEN, Request, Responder, ResponderConfig, Response};
 use ntp_proto::{
     FilterAction, FilterList, KeySetProvider, NtpClock, NtpDuration as ProtoDuration, NtpLeapIndicator,
     NtpTimestamp as ProtoTimestamp, NtpVersion, ReferenceId as ProtoReferenceId, Server, ServerAction, ServerConfig,
@@ -184,7 +184,8 @@ impl Ours {
     fn answer(&mut self, request: &[u8], source: IpAddr, received: NtpTimestamp) -> Response {
         let class = self.access.classify(source);
         let out = black_box(&mut self.out[..]);
-        self.responder.respond(request, source, class, received, 0.0, &self.system, &self.keys, out)
+        let request = Request { bytes: request, source, access: class, received, now: 0.0 };
+        self.responder.respond(&request, &self.system, &self.keys, out)
     }
 }
 

@@ -20,7 +20,7 @@ use ntp_algo::access::AccessClass;
 use ntp_algo::association::AssociationConfig;
 use ntp_algo::engine::{Engine, EngineConfig, Output};
 use ntp_algo::select::{Candidate, SelectConfig, Selector};
-use ntp_algo::server::{Responder, ResponderConfig};
+use ntp_algo::server::{Request, Responder, ResponderConfig};
 use ntp_algo::sim::Rng;
 use ntp_wire::auth::{self, Key, KeyType, Keyring};
 use ntp_wire::{LeapIndicator, Mode, NtpDuration, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
@@ -135,16 +135,9 @@ fn bench_responder(c: &mut Criterion) {
         let mut out = [0u8; 128];
         group.bench_function(name, |b| {
             b.iter(|| {
-                black_box(responder.respond(
-                    black_box(bytes),
-                    source,
-                    AccessClass::Serve,
-                    received,
-                    0.0,
-                    &system,
-                    &ring,
-                    &mut out,
-                ))
+                let request =
+                    Request { bytes: black_box(bytes), source, access: AccessClass::Serve, received, now: 0.0 };
+                black_box(responder.respond(&request, &system, &ring, &mut out))
             })
         });
     }

@@ -591,7 +591,8 @@ impl Engine {
     fn serve(&mut self, bytes: &[u8], source: SocketAddr, access: AccessClass, now: NtpTimestamp, t: f64) {
         let system = self.system.header_template(t);
         let mut out = [0u8; MAX_DATAGRAM];
-        let response = self.responder.respond(bytes, source.ip(), access, now, t, &system, &self.keys, &mut out);
+        let request = crate::server::Request { bytes, source: source.ip(), access, received: now, now: t };
+        let response = self.responder.respond(&request, &system, &self.keys, &mut out);
         let (len, is_kod) = match response {
             Response::Reply { len, .. } => (len, false),
             Response::KissOfDeath { len, .. } => (len, true),

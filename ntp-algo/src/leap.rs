@@ -461,8 +461,12 @@ pub fn check_leap_command(
     if leap_at <= now {
         return Err(LeapCommandError::InThePast { leap: utc(leap_at), now: utc(now) });
     }
-    let earliest = start_of_previous_month(leap_at).unwrap_or(leap_at);
-    if now < earliest {
+    // No previous month start only at the very beginning of `NtpDate`'s
+    // range, where the month before the leap began before the range did:
+    // every date before the leap is then within that month.
+    if let Some(earliest) = start_of_previous_month(leap_at)
+        && now < earliest
+    {
         return Err(LeapCommandError::TooEarly { leap: utc(leap_at), earliest: utc(earliest) });
     }
     Ok(())
@@ -752,6 +756,24 @@ mod tests {
         );
         assert_eq!(LeapCommand::Add.indicator(), LeapIndicator::InsertSecond);
         assert_eq!(LeapCommand::Delete.indicator(), LeapIndicator::DeleteSecond);
+    }
+
+    #[test]
+    fn test_check_leap_command_at_the_start_of_the_range() {
+        // Found by the `leapfile` fuzz target: the range begins on 26 January
+        // of its first year, so the month before the first leap it can hold
+        // (1 February) starts out of range. The command was refused as too
+        // early although `now` is in the month before the leap.
+        let first = NtpDate::new(i32::MIN, ntp_wire::NtpTimestamp::ZERO);
+        let leap = end_of_month(first);
+        assert!(is_month_start(leap) && start_of_previous_month(leap).is_none());
+        assert_eq!(check_leap_command(LeapCommand::Add, leap, first, true), Ok(()));
+        assert_eq!(check_leap_command(LeapCommand::Delete, leap, first, true), Ok(()));
+        let next = end_of_month(leap);
+        assert!(matches!(
+            check_leap_command(LeapCommand::Add, next, first, true),
+            Err(LeapCommandError::TooEarly { .. })
+        ));
     }
 
     #[test]

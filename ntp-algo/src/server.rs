@@ -109,6 +109,21 @@ pub struct ResponderCounters {
     pub auth_failed: u64,
 }
 
+/// One request as the responder sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// The datagram's bytes.
+    pub bytes: &'a [u8],
+    /// Who sent it.
+    pub source: IpAddr,
+    /// The source's access class.
+    pub access: AccessClass,
+    /// Our clock when it arrived: the reply's receive (and transmit) timestamp.
+    pub received: NtpTimestamp,
+    /// The same instant in seconds on the caller's timeline, for rate limiting.
+    pub now: f64,
+}
+
 /// The stateless server.
 #[derive(Debug)]
 pub struct Responder {
@@ -140,27 +155,20 @@ impl Responder {
 
     /// Answers one request.
     ///
-    /// * `request`: the datagram's bytes; `source`: who sent it; `access`:
-    ///   the source's access class.
-    /// * `received`: our clock when it arrived; `now`: the same instant in
-    ///   seconds on the caller's timeline (for rate limiting).
     /// * `system`: the system variables to send (leap, stratum, precision,
     ///   root delay and dispersion, reference id and time); its mode, poll
     ///   and timestamps are ignored.
+    /// * `keys`: the keys a signed request may use; a reply is signed with
+    ///   the request's key when it verifies.
     /// * `out`: where the reply goes, at least [`MAX_REPLY_LEN`] bytes.
-    #[allow(clippy::too_many_arguments)]
     pub fn respond<K: KeyLookup + ?Sized>(
         &mut self,
-        request: &[u8],
-        source: IpAddr,
-        access: AccessClass,
-        received: NtpTimestamp,
-        now: f64,
+        request: &Request<'_>,
         system: &Repr,
         keys: &K,
         out: &mut [u8],
     ) -> Response {
-        let response = self.decide(request, source, access, received, now, system, keys, out);
+        let response = self.decide(request, system, keys, out);
         match response {
             Response::Reply { key_id, .. } => {
                 self.counters.replies += 1;
@@ -183,22 +191,18 @@ impl Responder {
         response
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn decide<K: KeyLookup + ?Sized>(
         &mut self,
-        request: &[u8],
-        source: IpAddr,
-        access: AccessClass,
-        received: NtpTimestamp,
-        now: f64,
+        request: &Request<'_>,
         system: &Repr,
         keys: &K,
         out: &mut [u8],
     ) -> Response {
+        let Request { bytes, source, access, received, now } = *request;
         if out.len() < MAX_REPLY_LEN {
             return Response::Drop(DropReason::BufferTooSmall);
         }
-        let Ok(packet) = Packet::new_checked(request) else { return Response::Drop(DropReason::Malformed) };
+        let Ok(packet) = Packet::new_checked(bytes) else { return Response::Drop(DropReason::Malformed) };
         let reply_mode = match packet.mode() {
             Mode::Client => Mode::Server,
             Mode::SymmetricActive if self.config.answer_symmetric => Mode::SymmetricPassive,
@@ -218,7 +222,7 @@ impl Responder {
         if rate == RateDecision::Drop {
             return Response::Drop(DropReason::RateLimited);
         }
-        let key = match auth::verify(request, keys) {
+        let key = match auth::verify(bytes, keys) {
             Ok(key) => Some(key),
             Err(AuthError::NoMac) => None,
             Err(error) => {
