@@ -214,6 +214,8 @@ pub struct Engine {
     next_id: u32,
     epoch: NtpTimestamp,
     last_now: f64,
+    /// The latest reading behind `last_now`, in the caller's clock (moved by steps).
+    last_input: NtpTimestamp,
     system: SystemVariables,
     discipline: Discipline,
     selector: Selector,
@@ -250,6 +252,7 @@ impl Engine {
             next_id: 1,
             epoch: now,
             last_now: 0.0,
+            last_input: now,
             discipline,
             selector: Selector::new(),
             candidates: Vec::new(),
@@ -548,7 +551,10 @@ impl Engine {
         if let Some(event) = self.events.pop_front() {
             return Output::Event(event);
         }
-        Output::Timeout(self.timestamp_at(self.next_deadline()))
+        // The f64 timeline rounds (by up to half an ulp: 2^-32 s after 24
+        // days): never hand out a deadline before the latest reading.
+        let at = self.timestamp_at(self.next_deadline());
+        Output::Timeout(if (at - self.last_input).to_bits() < 0 { self.last_input } else { at })
     }
 
     /// The next deadline on the engine's timeline, never before the last input.
@@ -565,6 +571,9 @@ impl Engine {
         // A caller's clock that went backwards must not move deadlines back.
         if t > self.last_now {
             self.last_now = t;
+        }
+        if (now - self.last_input).to_bits() > 0 {
+            self.last_input = now;
         }
         t
     }
@@ -995,7 +1004,9 @@ impl Engine {
         self.queue_clock(ClockAction::Step { offset });
         self.push_event(Event::ClockStepped { offset });
         // Readings from now on are `offset` later; keep the timeline continuous.
-        self.epoch += NtpDuration::from_seconds_f64(offset);
+        let step = NtpDuration::from_seconds_f64(offset);
+        self.epoch += step;
+        self.last_input += step;
         self.stepped += offset;
         for association in &mut self.associations {
             association.clock_stepped();

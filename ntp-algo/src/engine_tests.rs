@@ -773,3 +773,28 @@ fn test_undrained_transmits_are_dropped_and_counted() {
     assert_eq!(e.counters().transmits_dropped, 10);
     assert_eq!(drain(&mut e).transmits.len(), TRANSMIT_QUEUE_LIMIT);
 }
+
+#[test]
+fn test_timeout_is_never_before_the_last_input_after_weeks() {
+    // Found by the `engine` fuzz target. The engine's timeline is f64
+    // seconds; after 2^21 s (24 days) a reading with a fine fraction no
+    // longer survives the trip clock -> f64 -> clock, and a deadline due at
+    // once came back up to half an f64 ulp *before* the reading just given
+    // (1 unit of 2^-32 s here), so `at - now` was negative.
+    let mut e = engine_with(config());
+    let late = |days: u64| t0() + NtpDuration::from_bits(((days * 86_400) << 32) as i64 + 0x5333_3339);
+    for days in [25, 40, 100, 400] {
+        let now = late(days);
+        e.handle_timeout(now);
+        let id = e.add_association(AssociationConfig::client(addr(SERVER)), now).unwrap();
+        // The new association's first poll is due now: drain to the Timeout.
+        let deadline = loop {
+            if let Output::Timeout(at) = e.poll_output() {
+                break at;
+            }
+        };
+        assert!((deadline - now).to_bits() >= 0, "day {days}: deadline {deadline:?} before now {now:?}");
+        e.remove_association(id, now).unwrap();
+        drain(&mut e);
+    }
+}
