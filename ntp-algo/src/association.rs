@@ -542,9 +542,7 @@ impl Association {
     }
 
     fn reject(&mut self, test: PacketTest) -> ReceiveReport {
-        if let Some(slot) = self.counters.rejected_by_test.get_mut(test.number() - 1) {
-            *slot += 1;
-        }
+        self.count_rejection(test);
         ReceiveReport { outcome: ReceiveOutcome::Rejected(test), became_reachable: false, answer_now: false }
     }
 

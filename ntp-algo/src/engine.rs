@@ -232,7 +232,6 @@ pub struct Engine {
     clock_actions: VecDeque<ClockAction>,
     events: VecDeque<Event>,
     counters: Counters,
-    scratch: [u8; MAX_DATAGRAM],
 }
 
 impl Engine {
@@ -267,7 +266,6 @@ impl Engine {
             clock_actions: VecDeque::with_capacity(8),
             events: VecDeque::with_capacity(64),
             counters: Counters::default(),
-            scratch: [0; MAX_DATAGRAM],
         };
         engine.fall_back(0.0);
         engine
@@ -705,7 +703,7 @@ impl Engine {
         let key_id = association.config().key_id;
         let at = self.last_now;
         let repr = association.build_packet(template, now, at);
-        let mut buf = self.scratch;
+        let mut buf = [0u8; MAX_DATAGRAM];
         let Ok(mut len) = repr.emit_into(&mut buf) else { return };
         if let Some(key_id) = key_id {
             // A key removed from the keyring after configuration: the packet

@@ -264,8 +264,7 @@ pub(crate) fn run(opts: &NodeOptions, name: &str) -> Result<(), String> {
                 let now = clock.now();
                 engine.handle_datagram(now, from, buf.get(..len).unwrap_or(&[]));
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {}
+            Err(e) if is_transient(&e) => {}
             Err(e) => return Err(format!("receive: {e}")),
         }
         let now = clock.now();
