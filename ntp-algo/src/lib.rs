@@ -91,3 +91,20 @@ pub mod server;
 pub mod sim;
 pub mod status;
 pub mod system;
+
+// The names most users need, at the crate root. Code outside this crate
+// should import from here: the module paths are being curated.
+pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError};
+pub use association::{
+    Association, AssociationConfig, AssociationCounters, AssociationId, AssociationMode, AuthStatus, ConfigError,
+    Unfit,
+};
+pub use discipline::{ClockState, DisciplineConfig};
+pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, Transmit};
+pub use events::{Counters, DemobilizeReason, Event, PacketTest};
+pub use leap::{LeapCommand, LeapCommandError, LeapFileError, LeapSecondsList};
+pub use ratelimit::RateLimitConfig;
+pub use select::SelectConfig;
+pub use server::{DropReason, Request, Responder, ResponderConfig, ResponderCounters, Response};
+pub use status::{PeerStatus, SystemStatus};
+pub use system::{SelectionStatus, SyncSource, SystemVariables};
