@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use ntp_algo::{AccessClass, AccessList, AssociationConfig, EngineConfig, Prefix, ResponderConfig};
 
 use crate::error::BuildError;
-use crate::model::{AccessTarget, Host, NodeConfig};
+use crate::model::{AccessTarget, Host, NodeConfig, SourceExemption};
 
 /// The NTP port broadcasts go to.
 const NTP_PORT: u16 = 123;
@@ -87,9 +87,9 @@ impl NodeConfig {
     /// Access rules that name hosts must have been resolved
     /// ([`NodeConfig::resolve_names`]); for dialects whose access rules
     /// never stop a node from using its own sources (see
-    /// [`crate::AccessPolicy::sources_exempt`]), each configured source with
-    /// a literal address gets a host rule of class `peer` unless the rules
-    /// give it `peer` or `ignore` already.
+    /// [`crate::SourceExemption`]), each configured source with a literal
+    /// address gets a host rule of class `peer` where the rules would keep
+    /// the node from using it.
     pub fn engine_config(&self) -> Result<EngineConfig, BuildError> {
         let mut engine = EngineConfig::default();
         engine.access = self.access_list()?;
@@ -124,10 +124,13 @@ impl NodeConfig {
                 }
             }
         }
-        if self.access.sources_exempt {
+        if self.access.sources_exempt != SourceExemption::None {
             for source in &self.sources {
                 let Host::Addr(addr) = source.host else { continue };
-                if !matches!(list.classify(addr), AccessClass::Peer | AccessClass::Ignore) {
+                let class = list.classify(addr);
+                let keep = class == AccessClass::Peer
+                    || (class == AccessClass::Ignore && self.access.sources_exempt == SourceExemption::UnlessIgnored);
+                if !keep {
                     list.add(Prefix::host(addr), AccessClass::Peer);
                 }
             }

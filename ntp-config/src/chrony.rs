@@ -13,7 +13,7 @@
 //! default class is `ignore`, `allow` makes a prefix `serve-only` (chronyd
 //! answers time requests; its control port is `cmdallow`'s business),
 //! `deny` makes it `ignore`, and configured sources stay usable (see
-//! [`crate::AccessPolicy::sources_exempt`]). The most specific rule wins,
+//! [`crate::SourceExemption`]). The most specific rule wins,
 //! as in chronyd; `allow all`/`deny all` also drop the earlier rules for
 //! the prefixes inside theirs, which is what `all` means there. A subnet
 //! may be written short (`192.168` for 192.168.0.0/16).
@@ -24,6 +24,7 @@ use crate::detect::Dialect;
 use crate::error::{ErrorKind, ParseError};
 use crate::model::{
     AccessRule, AccessTarget, KeyFile, KeyFileFormat, LocalReference, NodeConfig, Orphan, Severity, Source,
+    SourceExemption,
 };
 use crate::text::{At, numbered_lines};
 
@@ -31,7 +32,7 @@ use crate::text::{At, numbered_lines};
 pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
     let mut config = NodeConfig::new(Dialect::Chrony);
     config.access.default = AccessClass::Ignore;
-    config.access.sources_exempt = true;
+    config.access.sources_exempt = SourceExemption::Always;
     for (line, raw) in numbered_lines(text) {
         let trimmed = raw.trim_start();
         if trimmed.starts_with(['!', ';', '#', '%']) {

@@ -60,7 +60,7 @@
 //!   `restrict` flags: `ignore`, else time unless `noserve`, queries unless
 //!   `noquery`, peering unless `nopeer`. chrony's `allow`/`deny`: who is
 //!   served (`serve-only`/`ignore`, default `ignore`). For both, the node's
-//!   own sources stay usable ([`AccessPolicy::sources_exempt`]). IOS access
+//!   own sources stay usable ([`SourceExemption`]). IOS access
 //!   groups are resolved in IOS's order (peer, serve, serve-only,
 //!   query-only; first permitting group wins; default deny) into one rule
 //!   per listed address or network, which is exact for addresses.
@@ -92,7 +92,7 @@ pub use error::{BuildError, ErrorKind, KeyLoadError, ParseError};
 pub use keys::load_keyring;
 pub use model::{
     AccessPolicy, AccessRule, AccessTarget, BroadcastServer, Host, InlineKey, Interface, KeyFile, KeyFileFormat,
-    LocalReference, NodeConfig, Note, Orphan, Severity, Source,
+    LocalReference, NodeConfig, Note, Orphan, Severity, Source, SourceExemption,
 };
 pub use render::render;
 

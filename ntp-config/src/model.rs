@@ -158,20 +158,40 @@ pub struct AccessPolicy {
     pub default_line: Option<usize>,
     /// Rules, in the order written.
     pub rules: Vec<AccessRule>,
-    /// Whether configured sources may always be synchronized to, whatever
-    /// the rules say (short of `ignore`). ntpd's `noserve`/`noquery`/`nopeer`
-    /// and chrony's `allow`/`deny` restrict who we serve, never which of our
-    /// own sources we take time from; the engine ties synchronization to the
-    /// `peer` class, so for those dialects each configured source gets a
-    /// host rule of class `peer`. IOS access groups do gate synchronization
-    /// (a server must pass the `peer` group), so there it is false.
-    pub sources_exempt: bool,
+    /// Whether configured sources may be synchronized to whatever the
+    /// rules say about serving them. The engine ties synchronization to the
+    /// `peer` class; see [`SourceExemption`].
+    pub sources_exempt: SourceExemption,
 }
 
 impl Default for AccessPolicy {
     fn default() -> Self {
-        AccessPolicy { default: AccessClass::Peer, default_line: None, rules: Vec::new(), sources_exempt: false }
+        AccessPolicy {
+            default: AccessClass::Peer,
+            default_line: None,
+            rules: Vec::new(),
+            sources_exempt: SourceExemption::None,
+        }
     }
+}
+
+/// How access rules apply to the node's own sources.
+///
+/// ntpd's `noserve`/`noquery`/`nopeer` and chrony's `allow`/`deny` restrict
+/// who the node serves, never which of its configured sources it takes time
+/// from; the engine ties synchronization to the `peer` class, so for those
+/// dialects [`crate::NodeConfig::engine_config`] gives each configured
+/// source a host rule of class `peer`. IOS access groups do gate
+/// synchronization (a server must pass the `peer` group).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SourceExemption {
+    /// Rules apply to sources as to anyone (IOS, VRP).
+    None,
+    /// Sources are usable unless their class is `ignore` (ntpd: `restrict
+    /// ... ignore`, even by default, also stops its own servers).
+    UnlessIgnored,
+    /// Sources are always usable (chrony: `deny` only stops serving).
+    Always,
 }
 
 /// The local clock served as a reference when no source is usable

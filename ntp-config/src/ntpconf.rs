@@ -15,7 +15,7 @@
 //! all three is `peer`, time and queries `serve`, time only `serve-only`,
 //! queries only `query-only`, neither `ignore`. As in ntpd the longest
 //! matching prefix wins, and configured sources stay usable whatever these
-//! flags say (see [`crate::AccessPolicy::sources_exempt`]). `limited` turns
+//! flags say (see [`crate::SourceExemption`]). `limited` turns
 //! on the responder's rate limit (for every source: the engine has one
 //! limit, not one per rule), and `kod` makes it answer with KoD RATE.
 //! `nomodify`, `notrap`, `nomrulist` and `lowpriotrap` concern ntpd's mode 6
@@ -28,6 +28,7 @@ use crate::detect::Dialect;
 use crate::error::{ErrorKind, ParseError};
 use crate::model::{
     AccessRule, AccessTarget, Host, KeyFile, KeyFileFormat, LocalReference, NodeConfig, Orphan, Severity, Source,
+    SourceExemption,
 };
 use crate::text::{At, numbered_lines, trusted_list};
 
@@ -37,7 +38,7 @@ const AUTOKEY: &str = "Autokey (RFC 5906) is not implemented; use symmetric keys
 /// Parses an `ntp.conf` text.
 pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
     let mut parser = Parser { config: NodeConfig::new(Dialect::NtpConf), fudge: None, local_line: None, limited: None };
-    parser.config.access.sources_exempt = true;
+    parser.config.access.sources_exempt = SourceExemption::UnlessIgnored;
     for (line, raw) in numbered_lines(text) {
         let content = raw.split('#').next().unwrap_or("");
         let words: Vec<&str> = content.split_whitespace().collect();

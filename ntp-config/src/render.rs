@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use ntp_algo::AssociationMode;
 
-use crate::model::{AccessTarget, NodeConfig, Severity, Source};
+use crate::model::{AccessTarget, NodeConfig, Severity, Source, SourceExemption};
 
 /// Renders what the configuration means, for `ntp-node check-config`:
 /// associations (mode, address, key id, options), keys by id and type
@@ -83,8 +83,15 @@ pub fn render(config: &NodeConfig) -> String {
         };
         let _ = writeln!(out, "  line {}: {target} -> {}", rule.line, rule.class);
     }
-    if config.access.sources_exempt && !config.sources.is_empty() {
-        let _ = writeln!(out, "  configured sources may always be synchronized to unless a rule says ignore");
+    match config.access.sources_exempt {
+        _ if config.sources.is_empty() => {}
+        SourceExemption::None => {}
+        SourceExemption::UnlessIgnored => {
+            let _ = writeln!(out, "  configured sources are usable unless their class is ignore");
+        }
+        SourceExemption::Always => {
+            let _ = writeln!(out, "  configured sources are always usable (the rules say who is served)");
+        }
     }
 
     match config.local_reference {
