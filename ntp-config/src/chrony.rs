@@ -140,7 +140,7 @@ fn source(config: &mut NodeConfig, at: &At<'_>, args: &[&str]) -> Result<(), Par
             | "copy" | "extfield" | "maxsources" => {
                 return Err(at.unsupported(option, "this source option has no counterpart in the engine"));
             }
-            other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+            other => return Err(at.unknown_option(other)),
         }
     }
     config.sources.push(source);
@@ -209,7 +209,7 @@ fn local(config: &mut NodeConfig, at: &At<'_>, args: &[&str]) -> Result<(), Pars
             "distance" | "activate" | "waitsynced" | "waitunsynced" => {
                 return Err(at.unsupported(option, "this `local` option has no counterpart in the engine"));
             }
-            other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+            other => return Err(at.unknown_option(other)),
         }
     }
     if orphan {
@@ -247,7 +247,7 @@ fn ratelimit(config: &mut NodeConfig, at: &At<'_>, args: &[&str]) -> Result<(), 
                 at.number("kod", at.next(&mut words, "kod")?, 0u8, 4, "0..=4")?;
                 limit.send_kod = true;
             }
-            other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+            other => return Err(at.unknown_option(other)),
         }
     }
     // The engine also enforces a minimum spacing; keep it no longer than the average.

@@ -222,7 +222,8 @@ impl Parser {
             }
             "configure" | "conf" | "enable" | "end" | "exit" | "write" | "copy" | "show" | "terminal" => Ok(()),
             _ => {
-                let directive = words.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+                // Only the command word: the next may be a secret (`password X`, `key-string X`).
+                let directive = words.first().copied().unwrap_or("");
                 self.config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
                 Ok(())
             }
@@ -360,7 +361,7 @@ impl Parser {
                         "source: a per-association source interface is not supported; the global one is used",
                     );
                 }
-                _ => return Err(at.err(ErrorKind::UnknownOption { option: option.to_owned() })),
+                _ => return Err(at.unknown_option(option)),
             }
         }
         self.config.sources.push(source);
@@ -443,7 +444,7 @@ impl Parser {
                         "key" => server.key_id = Some(at.key_id(at.next(&mut args, "key id")?)?),
                         "version" => server.version = Some(at.version(at.next(&mut args, "version")?)?),
                         "destination" => server.destination = Some(at.addr(at.next(&mut args, "an address")?)?),
-                        _ => return Err(at.err(ErrorKind::UnknownOption { option: option.to_owned() })),
+                        _ => return Err(at.unknown_option(option)),
                     }
                 }
                 if client {
@@ -463,7 +464,8 @@ impl Parser {
             )),
             ("ntp", _) => Err(ParseError::new(line, &format!("ntp {second}"), ErrorKind::UnknownDirective)),
             _ => {
-                let directive = words.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+                // Only the command word: the next may be a secret (`password X`, `key-string X`).
+                let directive = words.first().copied().unwrap_or("");
                 if !matches!(first, "shutdown" | "description" | "no") {
                     self.config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
                 }

@@ -80,7 +80,7 @@ impl Parser {
                         Severity::Warning,
                         "novolley: the engine always calibrates the delay with a few client exchanges first",
                     ),
-                    Some(other) => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                    Some(other) => return Err(at.unknown_option(other)),
                 }
                 at.end(&mut words)?;
                 self.config.broadcast_client = Some(line);
@@ -183,7 +183,7 @@ impl Parser {
                 | "minjitter" => {
                     return Err(at.unsupported(option, "this source option has no counterpart in the engine"));
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         self.config.sources.push(source);
@@ -211,7 +211,7 @@ impl Parser {
                 "minpoll" | "maxpoll" => {
                     at.poll(at.next(&mut words, "poll interval")?)?;
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         self.local_line = Some(at.line);
@@ -247,7 +247,7 @@ impl Parser {
                 "time1" | "time2" | "flag1" | "flag2" | "flag3" | "flag4" => {
                     return Err(at.unsupported(option, "the local clock has no calibration to fudge"));
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         if let Some(stratum) = stratum {
@@ -291,7 +291,7 @@ impl Parser {
                 "notrust" | "ntpport" | "version" | "mssntp" | "flake" | "interface" | "serverresponse" => {
                     return Err(at.unsupported(flag, "this restrict flag has no counterpart in the engine"));
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         let class = if ignore {
@@ -377,7 +377,7 @@ impl Parser {
                         "monitor: the MRU list is not kept; no effect",
                     );
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         self.config.rate_limit = Some(limit);
@@ -416,7 +416,7 @@ impl Parser {
                         "the selection constants are the engine's; only `orphan` and `orphanwait` are read",
                     ));
                 }
-                other => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                other => return Err(at.unknown_option(other)),
             }
         }
         Ok(())
@@ -457,7 +457,7 @@ impl Parser {
                 | ("unpeer_digest_early", _) => {
                     return Err(at.unsupported(flag, "this ntpd switch has no counterpart in the engine"));
                 }
-                (other, _) => return Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+                (other, _) => return Err(at.unknown_option(other)),
             }
         }
         Ok(())
@@ -478,7 +478,7 @@ impl Parser {
                 &format!("{} {action}", at.directive),
                 "list the addresses to use with `interface listen A`",
             )),
-            other => Err(at.err(ErrorKind::UnknownOption { option: other.to_owned() })),
+            other => Err(at.unknown_option(other)),
         }
     }
 

@@ -41,6 +41,10 @@ impl At<'_> {
         self.err(ErrorKind::BadValue { what, value: shorten(value), expected })
     }
 
+    pub(crate) fn unknown_option(&self, option: &str) -> ParseError {
+        self.err(ErrorKind::UnknownOption { option: shorten(option) })
+    }
+
     pub(crate) fn extra(&self, argument: &str) -> ParseError {
         self.err(ErrorKind::ExtraArgument { argument: shorten(argument) })
     }

@@ -117,7 +117,8 @@ pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
             }
             "system-view" | "commit" | "quit" | "return" | "display" | "save" | "run" | "y" => {}
             _ => {
-                let directive = words.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+                // Only the command word: the next may be a secret (`password X`, `key-string X`).
+                let directive = words.first().copied().unwrap_or("");
                 config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
             }
         }
@@ -201,7 +202,7 @@ fn ntp_service(config: &mut NodeConfig, line: usize, words: &[&str], lower: &[St
                         ));
                     }
                     "port" => return Err(at.unsupported("port", "sources are polled on port 123")),
-                    _ => return Err(at.err(ErrorKind::UnknownOption { option: option.to_owned() })),
+                    _ => return Err(at.unknown_option(option)),
                 }
             }
             config.sources.push(source);
@@ -350,7 +351,7 @@ fn interface_command(
                     "authentication-keyid" => server.key_id = Some(at.key_id(at.next(&mut args, "key id")?)?),
                     "version" => server.version = Some(at.version(at.next(&mut args, "version")?)?),
                     "port" => return Err(at.unsupported("port", "broadcasts go to port 123")),
-                    _ => return Err(at.err(ErrorKind::UnknownOption { option: option.to_owned() })),
+                    _ => return Err(at.unknown_option(option)),
                 }
             }
             interface.broadcast = Some(server);
@@ -370,7 +371,8 @@ fn interface_command(
         )),
         _ => {
             if !matches!(first, "shutdown" | "undo" | "description") {
-                let directive = words.iter().take(2).copied().collect::<Vec<_>>().join(" ");
+                // Only the command word: the next may be a secret (`password X`, `key-string X`).
+                let directive = words.first().copied().unwrap_or("");
                 config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
             }
             Ok(())

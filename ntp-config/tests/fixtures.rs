@@ -204,7 +204,7 @@ fn white_paper_a0_r1() {
     // `ntp update-calendar` and the clock commands are accepted with a note.
     let update = config.notes.iter().find(|n| n.directive == "ntp update-calendar").unwrap();
     assert_eq!(update.line, line_of(&text, "ntp update-calendar"));
-    assert!(config.notes.iter().any(|n| n.directive == "clock timezone" && n.severity == Severity::Info));
+    assert!(config.notes.iter().any(|n| n.directive == "clock" && n.severity == Severity::Info));
 
     // Names must be resolved before the engine's values exist.
     assert!(matches!(config.associations(), Err(BuildError::Unresolved { .. })));
