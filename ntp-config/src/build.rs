@@ -90,6 +90,9 @@ impl NodeConfig {
     /// [`crate::SourceExemption`]), each configured source with a literal
     /// address gets a host rule of class `peer` where the rules would keep
     /// the node from using it.
+    // Default plus assignment on purpose: the engine's configuration structs
+    // are `#[non_exhaustive]`, so no struct literal can name their fields.
+    #[allow(clippy::field_reassign_with_default)]
     pub fn engine_config(&self) -> Result<EngineConfig, BuildError> {
         let mut engine = EngineConfig::default();
         engine.access = self.access_list()?;

@@ -88,6 +88,9 @@ enum Block {
     NamedAcl,
 }
 
+/// A resolved access list: (line, permit, what the entry matches) in order.
+type AclEntries = Vec<(usize, bool, AclMatch)>;
+
 /// One `access-list` line, kept as written until an `ntp access-group`
 /// needs it: lists of other subsystems are none of our business.
 struct AclLine {
@@ -224,7 +227,7 @@ impl Parser {
             _ => {
                 // Only the command word: the next may be a secret (`password X`, `key-string X`).
                 let directive = words.first().copied().unwrap_or("");
-                self.config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
+                self.config.note(line, directive, Severity::Info, "not an NTP command; ignored");
                 Ok(())
             }
         }
@@ -467,7 +470,7 @@ impl Parser {
                 // Only the command word: the next may be a secret (`password X`, `key-string X`).
                 let directive = words.first().copied().unwrap_or("");
                 if !matches!(first, "shutdown" | "description" | "no") {
-                    self.config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
+                    self.config.note(line, directive, Severity::Info, "not an NTP command; ignored");
                 }
                 Ok(())
             }
@@ -479,7 +482,7 @@ impl Parser {
             return Ok(self.config);
         }
         // Resolve each group's list once, in IOS's scan order.
-        let mut lists: Vec<(AccessClass, Vec<(usize, bool, AclMatch)>)> = Vec::new();
+        let mut lists: Vec<(AccessClass, AclEntries)> = Vec::new();
         for class in AccessClass::ALL {
             let Some((_, acl, line)) = self.groups.iter().find(|(c, _, _)| *c == class) else { continue };
             let entries = self.list(acl, *line)?;
@@ -518,11 +521,10 @@ impl Parser {
     }
 
     /// A standard access list's entries: (line, permit, what it matches).
-    fn list(&self, acl: &str, group_line: usize) -> Result<Vec<(usize, bool, AclMatch)>, ParseError> {
+    fn list(&self, acl: &str, group_line: usize) -> Result<AclEntries, ParseError> {
         let at = At { line: group_line, directive: "ntp access-group" };
-        if let Ok(number) = acl.parse::<u32>()
-            && !((1..=99).contains(&number) || (1300..=1999).contains(&number))
-        {
+        let standard = |number: u32| (1..=99).contains(&number) || (1300..=1999).contains(&number);
+        if acl.parse::<u32>().is_ok_and(|number| !standard(number)) {
             return Err(
                 at.unsupported(&format!("access list {acl}"), "only standard access lists (1-99, 1300-1999) are read")
             );

@@ -22,7 +22,7 @@
 //! writes, traps and mode 7, which the engine does not have: accepted with
 //! a note.
 
-use ntp_algo::{AccessClass, AssociationMode, RateLimitConfig};
+use ntp_algo::{AccessClass, AssociationMode};
 
 use crate::detect::Dialect;
 use crate::error::{ErrorKind, ParseError};
@@ -484,7 +484,7 @@ impl Parser {
 
     fn finish(mut self) -> Result<NodeConfig, ParseError> {
         if let Some((line, kod)) = self.limited {
-            let mut limit = self.config.rate_limit.unwrap_or(RateLimitConfig::default());
+            let mut limit = self.config.rate_limit.unwrap_or_default();
             limit.send_kod = kod;
             self.config.rate_limit = Some(limit);
             self.config.note(
@@ -516,9 +516,7 @@ impl Parser {
             }
             (None, None) => {}
         }
-        if let Some(orphan) = self.config.orphan
-            && orphan.stratum == 0
-        {
+        if let Some(orphan) = self.config.orphan.filter(|orphan| orphan.stratum == 0) {
             return Err(ParseError::new(
                 orphan.line,
                 "tos",

@@ -71,7 +71,7 @@ pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
         }
         if let Some(index) = interface {
             // The interface view's prompt is `[~Sysname-Interface]`.
-            let in_view = view.is_some_and(|v| v.contains('-') && !config.hostname.as_deref().is_some_and(|h| v == h));
+            let in_view = view.is_some_and(|v| v.contains('-') && config.hostname.as_deref().is_none_or(|h| v != h));
             let stays = match view {
                 Some(_) => in_view,
                 None => indented || is_interface_command(first, second),
@@ -119,7 +119,7 @@ pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
             _ => {
                 // Only the command word: the next may be a secret (`password X`, `key-string X`).
                 let directive = words.first().copied().unwrap_or("");
-                config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
+                config.note(line, directive, Severity::Info, "not an NTP command; ignored");
             }
         }
     }
@@ -373,7 +373,7 @@ fn interface_command(
             if !matches!(first, "shutdown" | "undo" | "description") {
                 // Only the command word: the next may be a secret (`password X`, `key-string X`).
                 let directive = words.first().copied().unwrap_or("");
-                config.note(line, &directive, Severity::Info, "not an NTP command; ignored");
+                config.note(line, directive, Severity::Info, "not an NTP command; ignored");
             }
             Ok(())
         }
