@@ -95,6 +95,9 @@ type AclEntries = Vec<(usize, bool, AclMatch)>;
 /// needs it: lists of other subsystems are none of our business.
 struct AclLine {
     line: usize,
+    /// `access-list` for a numbered list's line; a named list's lines have
+    /// no command word of their own, so their first word (`permit`, `deny`).
+    directive: String,
     words: Vec<String>,
 }
 
@@ -157,7 +160,11 @@ impl Parser {
                 Block::Interface(index) => self.interface_command(line, index, &words, &lower),
                 _ => {
                     if let Some(list) = self.acls.get_mut(&self.acl_name) {
-                        list.push(AclLine { line, words: words.iter().map(|w| (*w).to_owned()).collect() });
+                        list.push(AclLine {
+                            line,
+                            directive: first.clone(),
+                            words: words.iter().map(|w| (*w).to_owned()).collect(),
+                        });
                     }
                     Ok(())
                 }
@@ -206,7 +213,11 @@ impl Parser {
             "access-list" => {
                 let at = At { line, directive: "access-list" };
                 let number = at.next(&mut words.iter().skip(1).copied(), "a list number")?;
-                let entry = AclLine { line, words: words.iter().skip(2).map(|w| (*w).to_owned()).collect() };
+                let entry = AclLine {
+                    line,
+                    directive: "access-list".to_owned(),
+                    words: words.iter().skip(2).map(|w| (*w).to_owned()).collect(),
+                };
                 self.acls.entry(number.to_owned()).or_default().push(entry);
                 Ok(())
             }
@@ -535,7 +546,7 @@ impl Parser {
         let lines = self.acls.get(acl).ok_or_else(|| at.err(ErrorKind::UndefinedAccessList { acl: acl.to_owned() }))?;
         let mut entries = Vec::new();
         for entry in lines {
-            let at = At { line: entry.line, directive: "access-list" };
+            let at = At { line: entry.line, directive: &entry.directive };
             let mut words = entry.words.iter().map(String::as_str);
             let action = at.next(&mut words, "permit, deny or remark")?;
             let permit = match action.to_ascii_lowercase().as_str() {
