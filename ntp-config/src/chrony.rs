@@ -183,10 +183,13 @@ fn chrony_subnet(at: &At<'_>, word: &str) -> Result<Prefix, ParseError> {
         None => (word, None),
     };
     let octets: Vec<&str> = addr.split('.').collect();
-    if len.is_none() && (1..4).contains(&octets.len()) && octets.iter().all(|o| o.parse::<u8>().is_ok()) {
+    if (1..4).contains(&octets.len()) && octets.iter().all(|o| o.parse::<u8>().is_ok()) {
         let mut full = octets.clone();
         full.resize(4, "0");
-        let bits = u8::try_from(octets.len() * 8).unwrap_or(32);
+        let bits = match len {
+            Some(len) => at.number("prefix length", len, 0u8, 32, "0..=32")?,
+            None => u8::try_from(octets.len() * 8).unwrap_or(32),
+        };
         return at.network(at.addr(&full.join("."))?, bits);
     }
     at.prefix(word)

@@ -64,7 +64,7 @@ impl Dialect {
             let first = first.to_ascii_lowercase();
             match first.as_str() {
                 "ntp-service" | "sysname" | "return" | "system-view" | "undo" => vote(&mut votes, Dialect::Vrp, 2),
-                "ntp" | "access-list" | "hostname" | "ip" => vote(&mut votes, Dialect::Ios, 2),
+                "ntp" | "access-list" | "hostname" => vote(&mut votes, Dialect::Ios, 2),
                 "pool" if !command.contains("maxsources") => shared = true,
                 "allow" | "deny" | "local" | "keyfile" | "makestep" | "rtcsync" | "ratelimit" | "leapsectz"
                 | "pool" | "logdir" | "dumpdir" | "ntsdumpdir" | "sourcedir" | "bindaddress" | "cmdallow"
