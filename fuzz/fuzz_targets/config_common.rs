@@ -39,13 +39,21 @@ fn check_error(error: &ntp_config::ParseError, lines: &[&str]) {
     // The error names the directive of its own line.
     let line = lines.get(error.line - 1).copied().unwrap_or("").to_ascii_lowercase();
     for word in error.directive.split_whitespace() {
-        assert!(line.contains(&word.to_ascii_lowercase()), "directive {:?} is not on line {}", error.directive, error.line);
+        assert!(
+            line.contains(&word.to_ascii_lowercase()),
+            "directive {:?} is not on line {}",
+            error.directive,
+            error.line
+        );
     }
     // A key definition fails only with kinds that hold no text of the line
     // (ids, counts and fixed reasons), so its secret cannot be quoted.
     if matches!(error.directive.as_str(), "ntp authentication-key" | "ntp-service authentication-keyid") {
         assert!(
-            matches!(error.kind, ErrorKind::BadKeyLine { .. } | ErrorKind::BadKey { .. } | ErrorKind::DuplicateKey { .. }),
+            matches!(
+                error.kind,
+                ErrorKind::BadKeyLine { .. } | ErrorKind::BadKey { .. } | ErrorKind::DuplicateKey { .. }
+            ),
             "a key line failed with {:?}",
             error.kind
         );

@@ -119,5 +119,37 @@ pub fn parse(text: &str, dialect: Option<Dialect>) -> Result<NodeConfig, ParseEr
             format!("version {version}: the engine sends NTPv4 and answers each request in its own version"),
         );
     }
+    check_keys(&mut config);
     Ok(config)
+}
+
+/// Warns about sources that can never be used for time: a key id defined
+/// nowhere the configuration can see (no inline key and no key file), or no
+/// key at all while authentication is required.
+fn check_keys(config: &mut NodeConfig) {
+    let defined = |id: u32| config.inline_keys.iter().any(|k| k.key.id() == id) || !config.key_files.is_empty();
+    let mut notes = Vec::new();
+    for source in &config.sources {
+        match source.key_id {
+            Some(id) if !defined(id) => notes.push((source.line, format!("key {id} is not defined in this file"))),
+            None if config.require_authentication => notes.push((
+                source.line,
+                "authentication is required and this source has no key: it will never be used for time".to_owned(),
+            )),
+            _ => {}
+        }
+    }
+    for interface in &config.interfaces {
+        if let Some(broadcast) = &interface.broadcast {
+            match broadcast.key_id {
+                Some(id) if !defined(id) => {
+                    notes.push((broadcast.line, format!("key {id} is not defined in this file")))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (line, message) in notes {
+        config.note(line, "key", Severity::Warning, message);
+    }
 }

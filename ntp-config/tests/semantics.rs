@@ -191,3 +191,17 @@ fn detection_breaks_ties_towards_ntp_conf_and_reads_options() {
     let vrp = "#\nsysname A\n#\ninterface GE0/1/0\n ip address 10.0.0.1 24\n#\ninterface GE0/1/1\n ip address 10.0.1.1 24\n#\nntp-service unicast-server 10.0.0.2\n#\nreturn\n";
     assert_eq!(Dialect::detect(vrp), Some(Dialect::Vrp));
 }
+
+#[test]
+fn unusable_sources_are_warned_about() {
+    let config = parse("ntp authenticate\nntp server 192.0.2.1\nntp server 192.0.2.2 key 9\n", None).unwrap();
+    let warnings: Vec<(usize, &str)> =
+        config.notes.iter().filter(|n| n.severity == Severity::Warning).map(|n| (n.line, n.message.as_str())).collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0].0, 2);
+    assert!(warnings[0].1.contains("no key"));
+    assert_eq!(warnings[1], (3, "key 9 is not defined in this file"));
+    // A key file may define it: no warning then.
+    let config = parse("keys /etc/ntp.keys\nserver 192.0.2.2 key 9\n", None).unwrap();
+    assert!(config.notes.is_empty(), "{:?}", config.notes);
+}
