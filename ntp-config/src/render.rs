@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use ntp_algo::AssociationMode;
 
-use crate::model::{AccessTarget, NodeConfig, Severity, Source, SourceExemption};
+use crate::model::{AccessTarget, KeyFileFormat, NodeConfig, Severity, Source, SourceExemption};
 
 /// Renders what the configuration means, for `ntp-node check-config`:
 /// associations (mode, address, key id, options), keys by id and type
@@ -17,7 +17,8 @@ pub fn render(config: &NodeConfig) -> String {
     if let Some(name) = &config.hostname {
         let _ = writeln!(out, "device: {name}");
     }
-    let _ = writeln!(out, "associations: {}", config.sources.len());
+    let broadcasting = config.interfaces.iter().filter(|i| i.broadcast.is_some()).count();
+    let _ = writeln!(out, "associations: {}", config.sources.len() + broadcasting);
     for source in &config.sources {
         let _ = writeln!(out, "  line {}: {}", source.line, describe_source(source));
     }
@@ -64,7 +65,11 @@ pub fn render(config: &NodeConfig) -> String {
         }
     }
     for file in &config.key_files {
-        let _ = writeln!(out, "key file (line {}): {} ({:?})", file.line, file.path, file.format);
+        let format = match file.format {
+            KeyFileFormat::NtpKeys => "ntp.keys format: keys trusted by trustedkey only",
+            KeyFileFormat::ChronyKeys => "chrony.keys format: every key trusted",
+        };
+        let _ = writeln!(out, "key file (line {}): {} ({format})", file.line, file.path);
     }
     if !config.trusted_keys.is_empty() {
         let ids: Vec<String> = config.trusted_keys.iter().map(u32::to_string).collect();
@@ -76,6 +81,9 @@ pub fn render(config: &NodeConfig) -> String {
 
     let default_from = config.access.default_line.map(|line| format!(" (line {line})")).unwrap_or_default();
     let _ = writeln!(out, "access: default {}{default_from}", config.access.default);
+    if config.access.rules.is_empty() && config.access.default == ntp_algo::AccessClass::Peer {
+        let _ = writeln!(out, "  no rules: every source may do everything");
+    }
     for rule in &config.access.rules {
         let target = match &rule.target {
             AccessTarget::Prefix(prefix) => prefix.to_string(),
@@ -134,7 +142,9 @@ pub fn render(config: &NodeConfig) -> String {
     if let Some(path) = &config.leap_file {
         let _ = writeln!(out, "leap file: {path}");
     }
-    for note in &config.notes {
+    let mut notes: Vec<_> = config.notes.iter().collect();
+    notes.sort_by_key(|note| note.line);
+    for note in notes {
         let label = match note.severity {
             Severity::Info => "note",
             Severity::Warning => "warning",
