@@ -103,7 +103,7 @@ struct AclLine {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum AclMatch {
-    Any,
+    /// `any` is 0.0.0.0/0, so that `10.0.0.0 255.255.255.255` is the same target.
     Prefix(Prefix),
     Name(String),
 }
@@ -519,10 +519,6 @@ impl Parser {
                 })
                 .map_or(AccessClass::Ignore, |(class, _)| *class);
             let target = match target {
-                AclMatch::Any => match "0.0.0.0/0".parse::<Prefix>() {
-                    Ok(prefix) => AccessTarget::Prefix(prefix),
-                    Err(_) => continue,
-                },
                 AclMatch::Prefix(prefix) => AccessTarget::Prefix(prefix),
                 AclMatch::Name(name) => AccessTarget::Name(name),
             };
@@ -557,7 +553,7 @@ impl Parser {
             };
             let what = at.next(&mut words, "any, host A, or A [wildcard]")?;
             let target = if what.eq_ignore_ascii_case("any") {
-                AclMatch::Any
+                AclMatch::Prefix(at.network(std::net::Ipv4Addr::UNSPECIFIED.into(), 0)?)
             } else if what.eq_ignore_ascii_case("host") {
                 host_match(&at, at.next(&mut words, "an address")?)?
             } else {
@@ -593,8 +589,8 @@ fn host_match(at: &At<'_>, word: &str) -> Result<AclMatch, ParseError> {
 /// Whether an access-list entry matches every address of `target`.
 fn covers(entry: &AclMatch, target: &AclMatch) -> bool {
     match (entry, target) {
-        (AclMatch::Any, AclMatch::Any | AclMatch::Name(_)) => true,
-        (AclMatch::Any, AclMatch::Prefix(p)) => p.addr().is_ipv4(),
+        // Standard lists are IPv4: a name is taken to be an IPv4 host.
+        (AclMatch::Prefix(outer), AclMatch::Name(_)) => outer.prefix_len() == 0 && outer.addr().is_ipv4(),
         (AclMatch::Prefix(outer), AclMatch::Prefix(inner)) => {
             outer.prefix_len() <= inner.prefix_len() && outer.contains(inner.addr())
         }
