@@ -96,8 +96,7 @@ pub mod system;
 // should import from here: the module paths are being curated.
 pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError};
 pub use association::{
-    Association, AssociationConfig, AssociationCounters, AssociationId, AssociationMode, AuthStatus, ConfigError,
-    Unfit,
+    Association, AssociationConfig, AssociationCounters, AssociationId, AssociationMode, AuthStatus, ConfigError, Unfit,
 };
 pub use discipline::{ClockState, DisciplineConfig};
 pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, Transmit};

@@ -58,8 +58,8 @@
 //!
 //! * `std` (default): `SystemTime` conversions and `std::error::Error`;
 //!   implies `alloc`.
-//! * `alloc`: the heap-backed [`auth::Keyring`] and the key-file parsers
-//!   that collect into it. Without `alloc`, [`auth::verify`] still works on
+//! * `alloc`: the heap-backed [`auth::Keyring`], the key-file parsers
+//!   that collect into it, and [`auth::sign_to_vec`]. Without `alloc`, [`auth::verify`] still works on
 //!   any [`auth::KeyLookup`], such as a plain array of keys.
 //!
 //! Without features the crate is `#![no_std]` and needs no allocator.
@@ -67,9 +67,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod auth;
 pub mod codes;
 mod error;
+mod header;
 pub mod packet;
 pub mod refid;
 pub mod time;
