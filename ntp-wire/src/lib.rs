@@ -32,6 +32,10 @@
 //! # Ok::<(), ntp_wire::Error>(())
 //! ```
 //!
+//! Mode 6 control messages (what `ntpq` speaks) are in [`control`]: the
+//! message view and representation, status words, `name=value` lists, and
+//! fragmentation with reassembly.
+//!
 //! Time values are in [`time`]: [`NtpTimestamp`] (32.32), [`NtpShort`]
 //! (16.16), [`NtpDate`] (era + timestamp) and the signed [`NtpDuration`].
 //!
@@ -72,6 +76,7 @@ extern crate alloc;
 
 pub mod auth;
 pub mod codes;
+pub mod control;
 mod error;
 mod header;
 pub mod packet;
