@@ -100,10 +100,8 @@ fuzz_target!(|input: Input| {
             }
             Err(e) => {
                 assert_eq!((r.fragment_count(), r.is_complete()), before, "a refusal changed state");
-                if let Some(i) = genuine_index {
-                    if delivered[i] {
-                        assert_eq!(e, ReassemblyError::Duplicate { offset: pieces[i].offset as usize });
-                    }
+                if let Some(i) = genuine_index.filter(|&i| delivered[i]) {
+                    assert_eq!(e, ReassemblyError::Duplicate { offset: pieces[i].offset as usize });
                 }
             }
         }
