@@ -9,7 +9,8 @@
 //!   refuse the same inputs, for the same reason.
 //! * After `new_checked`: the length is a multiple of 4, the data is `count`
 //!   (at most 468) bytes after the 12-byte header, and the MAC, when there
-//!   is one, starts at `round8(12 + count)` and is 20 or 24 bytes.
+//!   is one, starts at `mac_offset()` (`round8(12 + count)`, or 12 for an
+//!   error response without data) and is 20 or 24 bytes.
 //! * Round trip: `parse` -> `emit` reproduces the header and data byte for
 //!   byte and parses back to the same `ControlRepr`; `emit_signed` with
 //!   either test key parses back to it too and verifies with that key only.
@@ -19,7 +20,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use ntp_wire::auth::{AuthError, Key, KeyEntry, KeyType};
-use ntp_wire::control::{CONTROL_HEADER_LEN, ControlPacket, ControlRepr, MAX_DATA_LEN, mac_offset};
+use ntp_wire::control::{CONTROL_HEADER_LEN, ControlPacket, ControlRepr, MAX_DATA_LEN};
 
 fn keys() -> [KeyEntry; 2] {
     // The public keys of ntp-wire/testdata: captured signed messages verify.
@@ -50,9 +51,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(repr.data, &data[CONTROL_HEADER_LEN..CONTROL_HEADER_LEN + count]);
     match packet.mac() {
         Some(mac) => {
-            assert_eq!(data.len(), mac_offset(count) + 4 + mac.digest.len());
+            assert_eq!(data.len(), packet.mac_offset() + 4 + mac.digest.len());
             assert!(mac.digest.len() == 16 || mac.digest.len() == 20);
-            let covered = &data[..mac_offset(count)];
+            let covered = &data[..packet.mac_offset()];
             let matching = keys.iter().find(|k| k.key.id() == mac.key_id && k.key.digest_len() == mac.digest.len());
             match packet.verify(&keys[..]) {
                 Ok(key) => {
@@ -71,7 +72,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         None => {
-            assert!(data.len() <= mac_offset(count));
+            assert!(data.len() <= packet.mac_offset());
             assert_eq!(packet.verify(&keys[..]), Err(AuthError::NoMac));
         }
     }

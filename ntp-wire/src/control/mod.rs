@@ -49,6 +49,6 @@ mod varlist;
 pub use codes::{ErrorCode, Opcode};
 pub use error::{ControlError, ReassemblyError, VarListError};
 pub use fragment::{Fragment, Fragments, MAX_FRAGMENTS, MAX_PAYLOAD_LEN, Reassembler, fragments};
-pub use packet::{CONTROL_HEADER_LEN, ControlPacket, ControlRepr, MAX_DATA_LEN, mac_offset};
+pub use packet::{CONTROL_HEADER_LEN, ControlPacket, ControlRepr, MAX_DATA_LEN};
 pub use status::{PeerSelection, PeerStatus, SystemStatus};
 pub use varlist::{MAX_NAME_LEN, MAX_VALUE_LEN, VarList, VarListWriter, Variable, parse_var_list};

@@ -21,6 +21,15 @@
 //! ends every message is inside that span, so an unsigned message ends at
 //! `round4(12 + count)` and a signed one at `round8(12 + count)` + 20 or 24.
 //!
+//! One exception, taken from the implementations rather than RFC 9327: an
+//! error response (R and E set) with no data carries its MAC right after
+//! the 12-byte header, because ntpd's and NTPsec's error path signs the bare
+//! header (`ctl_error`). NTPsec 1.2.2 does this on the wire
+//! (`testdata/ntpsec/ntpd-error-unknownvar-sha1.bin`). [`ControlRepr::emit_signed`]
+//! writes error responses the same way. The padding between the data and
+//! the MAC need not be zero: NTPsec leaves stale bytes there
+//! (`ntpd-readvar-response-md5.bin`), and it is covered by the digest as sent.
+//!
 //! # Contract
 //!
 //! As for [`Packet`](crate::Packet): [`ControlPacket::new_checked`] is the
@@ -108,10 +117,16 @@ const fn round8(n: usize) -> usize {
     n.saturating_add(7) & !7
 }
 
-/// Where the MAC of a message with `count` bytes of data starts.
+/// Where the MAC of a message starts: right after the header for an error
+/// response without data (ntpd's `ctl_error`), else at the 8-byte boundary
+/// at or after the data (see the module docs).
 #[inline]
-pub const fn mac_offset(count: usize) -> usize {
-    round8(CONTROL_HEADER_LEN + count)
+const fn mac_offset(flags: u8, count: usize) -> usize {
+    if flags & (RESPONSE | ERROR) == RESPONSE | ERROR && count == 0 {
+        CONTROL_HEADER_LEN
+    } else {
+        round8(CONTROL_HEADER_LEN + count)
+    }
 }
 
 /// A zero-copy view of a mode 6 control message in a byte buffer.
@@ -130,7 +145,7 @@ impl<T: AsRef<[u8]>> ControlPacket<T> {
     /// Wraps a buffer after checking it: at least the 12-byte header, mode
     /// 6, a length that is a multiple of 4, a count of at most 468 that fits
     /// the buffer, and after the data either nothing but padding or a MAC of
-    /// 20 or 24 bytes at [`mac_offset`].
+    /// 20 or 24 bytes at [`ControlPacket::mac_offset`].
     pub fn new_checked(buffer: T) -> Result<ControlPacket<T>, ControlError> {
         let packet = ControlPacket::new_unchecked(buffer);
         packet.check()?;
@@ -157,7 +172,7 @@ impl<T: AsRef<[u8]>> ControlPacket<T> {
         if count > available {
             return Err(ControlError::CountOverrun { count, available });
         }
-        let offset = mac_offset(count);
+        let offset = self.mac_offset();
         match len.checked_sub(offset) {
             None | Some(0) | Some(20) | Some(24) => Ok(()),
             Some(extra) => Err(ControlError::BadMacLength { offset, len: extra }),
@@ -273,10 +288,18 @@ impl<T: AsRef<[u8]>> ControlPacket<T> {
         bytes.get(CONTROL_HEADER_LEN..end).unwrap_or(&[])
     }
 
-    /// The MAC, if the message carries one (bytes after [`mac_offset`]).
+    /// Where a MAC starts, or would start: `round8(12 + count)`, or 12 for
+    /// an error response without data (see the module docs).
+    #[inline]
+    pub fn mac_offset(&self) -> usize {
+        mac_offset(self.header().r_e_m_op, self.count() as usize)
+    }
+
+    /// The MAC, if the message carries one (the bytes from
+    /// [`ControlPacket::mac_offset`] on, when they are 20 or 24).
     pub fn mac(&self) -> Option<Mac<'_>> {
         let bytes = self.buffer.as_ref();
-        let trailer = bytes.get(mac_offset(self.count() as usize)..)?;
+        let trailer = bytes.get(self.mac_offset()..)?;
         if trailer.len() != 20 && trailer.len() != 24 {
             return None;
         }
@@ -286,7 +309,7 @@ impl<T: AsRef<[u8]>> ControlPacket<T> {
     }
 
     /// Checks the MAC against a set of keys and returns the key that signed
-    /// the message; the digest covers every byte before [`mac_offset`],
+    /// the message; the digest covers every byte before [`ControlPacket::mac_offset`],
     /// header, data and padding. Errors as [`auth::verify`](crate::auth::verify)'s,
     /// with [`AuthError::NoMac`] for an unsigned message.
     pub fn verify<'k, K: KeyLookup + ?Sized>(&self, keys: &'k K) -> Result<&'k Key, AuthError> {
@@ -300,7 +323,7 @@ impl<T: AsRef<[u8]>> ControlPacket<T> {
         if mac.digest.len() != expected {
             return Err(AuthError::DigestLength { key_id, key_type: key.key_type(), len: mac.digest.len(), expected });
         }
-        let covered = self.buffer.as_ref().get(..mac_offset(self.count() as usize)).unwrap_or(&[]);
+        let covered = self.buffer.as_ref().get(..self.mac_offset()).unwrap_or(&[]);
         if key.digest(covered).ct_eq(mac.digest) { Ok(key) } else { Err(AuthError::BadMac { key_id }) }
     }
 }
@@ -413,10 +436,24 @@ impl<'a> ControlRepr<'a> {
         round4(CONTROL_HEADER_LEN + self.data.len())
     }
 
+    /// Where [`ControlRepr::emit_signed`] puts the MAC.
+    #[inline]
+    pub fn mac_offset(&self) -> usize {
+        mac_offset(self.flags(), self.data.len())
+    }
+
     /// Bytes [`ControlRepr::emit_signed`] writes with `key`.
     #[inline]
     pub fn signed_len(&self, key: &Key) -> usize {
-        mac_offset(self.data.len()) + key.mac_len()
+        self.mac_offset() + key.mac_len()
+    }
+
+    fn flags(&self) -> u8 {
+        let bit = |set: bool, bit: u8| if set { bit } else { 0 };
+        bit(self.response, RESPONSE)
+            | bit(self.error, ERROR)
+            | bit(self.more, MORE)
+            | (self.opcode.to_bits() & OPCODE_MASK)
     }
 
     /// Writes the message into the start of `buf`, zero-padded to a
@@ -428,10 +465,7 @@ impl<'a> ControlRepr<'a> {
         let needed = self.buffer_len();
         let len = buf.len();
         let out = buf.get_mut(..needed).ok_or(ControlError::BufferTooSmall { len, needed })?;
-        let flags = if self.response { RESPONSE } else { 0 }
-            | if self.error { ERROR } else { 0 }
-            | if self.more { MORE } else { 0 }
-            | (self.opcode.to_bits() & OPCODE_MASK);
+        let flags = self.flags();
         let header = Header {
             li_vn_mode: (self.leap.to_bits() << 6) | (self.version.to_bits() << 3) | Mode::Control.to_bits(),
             r_e_m_op: flags,
@@ -452,14 +486,15 @@ impl<'a> ControlRepr<'a> {
 
     /// Writes the message, zero-padded to a multiple of 8, then `key`'s id
     /// and the digest of everything before it, as ntpd signs its responses
-    /// and `ntpq` its requests. Returns the length.
+    /// and `ntpq` its requests (an error response without data: the MAC
+    /// right after the header, as ntpd signs those). Returns the length.
     pub fn emit_signed(&self, buf: &mut [u8], key: &Key) -> Result<usize, ControlError> {
         let needed = self.signed_len(key);
         let len = buf.len();
         let out = buf.get_mut(..needed).ok_or(ControlError::BufferTooSmall { len, needed })?;
         let written = self.emit(out)?;
-        let mac_at = mac_offset(self.data.len());
-        let (covered, mac) = out.split_at_mut(mac_at);
+        let (covered, mac) =
+            out.split_at_mut_checked(self.mac_offset()).ok_or(ControlError::BufferTooSmall { len, needed })?;
         if let Some(padding) = covered.get_mut(written..) {
             padding.fill(0);
         }
@@ -644,6 +679,73 @@ mod tests {
         assert_eq!(request.emit_signed(&mut buf, &key), Ok(52));
         assert_eq!(buf[..52], expected);
         assert_eq!(ControlPacket::new_checked(&expected[..]).unwrap().verify(&key).map(Key::id), Ok(1));
+    }
+
+    /// The signed exchanges of `testdata/ntpsec/capture-mode6-auth.sh`.
+    fn captured(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/testdata/ntpsec/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn testdata_keys() -> [KeyEntry; 2] {
+        [
+            KeyEntry::trusted(Key::from_ascii(1, KeyType::Md5, "interop-md5-key").unwrap()),
+            KeyEntry::trusted(Key::from_hex(2, KeyType::Sha1, "6e74702d776972652073686131206b6579212121").unwrap()),
+        ]
+    }
+
+    #[test]
+    fn test_captured_signed_ntpq_requests_verify_and_reencode() {
+        let keys = testdata_keys();
+        for (name, key_id, data) in [
+            ("ntpq-readstat-request-md5.bin", 1, &b""[..]),
+            ("ntpq-readvar-request-md5.bin", 1, b"stratum,offset"),
+            ("ntpq-readvar-request-sha1.bin", 2, b"stratum,offset"),
+            ("ntpq-readvar-unknown-request-sha1.bin", 2, b"nosuchvar"),
+        ] {
+            let bytes = captured(name);
+            let packet = ControlPacket::new_checked(&bytes[..]).unwrap();
+            assert!(!packet.is_response(), "{name}");
+            assert_eq!(packet.data(), data, "{name}");
+            assert_eq!(packet.verify(&keys[..]).map(Key::id), Ok(key_id), "{name}");
+            // Signing the same message with the same key gives ntpq's bytes.
+            let mut out = [0u8; 128];
+            let len = ControlRepr::parse(&packet).emit_signed(&mut out, &keys[key_id as usize - 1].key).unwrap();
+            assert_eq!(out[..len], bytes[..], "{name}");
+        }
+    }
+
+    #[test]
+    fn test_captured_signed_ntpd_responses_verify() {
+        let keys = testdata_keys();
+        let bytes = captured("ntpd-readvar-response-md5.bin");
+        let packet = ControlPacket::new_checked(&bytes[..]).unwrap();
+        assert_eq!((packet.count(), packet.mac_offset(), bytes.len()), (29, 48, 68));
+        assert_eq!(packet.data(), b"stratum=16, offset=0.000000\r\n");
+        // NTPsec leaves a stale byte in the padding before the MAC; it is signed as sent.
+        assert_eq!(bytes[44..48], [1, 0, 0, 0]);
+        assert_eq!(packet.verify(&keys[..]).map(Key::id), Ok(1));
+        let bytes = captured("ntpd-readvar-response-sha1.bin");
+        assert_eq!(ControlPacket::new_checked(&bytes[..]).unwrap().verify(&keys[..]).map(Key::id), Ok(2));
+        let bytes = captured("ntpd-readstat-response-md5.bin");
+        let packet = ControlPacket::new_checked(&bytes[..]).unwrap();
+        assert_eq!((packet.opcode(), packet.count(), packet.mac_offset()), (Opcode::ReadStatus, 0, 16));
+        assert_eq!(packet.verify(&keys[..]).map(Key::id), Ok(1));
+    }
+
+    #[test]
+    fn test_captured_signed_error_has_its_mac_after_the_header() {
+        let keys = testdata_keys();
+        let bytes = captured("ntpd-error-unknownvar-sha1.bin");
+        assert_eq!(bytes.len(), 36);
+        let packet = ControlPacket::new_checked(&bytes[..]).unwrap();
+        assert_eq!(packet.error_code(), Some(ErrorCode::UnknownVariable));
+        assert_eq!(packet.mac_offset(), 12);
+        assert_eq!(packet.mac().map(|m| (m.key_id, m.digest.len())), Some((2, 20)));
+        assert_eq!(packet.verify(&keys[..]).map(Key::id), Ok(2));
+        // Our own signed error response is laid out the same way.
+        let mut out = [0u8; 64];
+        let len = ControlRepr::parse(&packet).emit_signed(&mut out, &keys[1].key).unwrap();
+        assert_eq!(out[..len], bytes[..]);
     }
 
     #[test]
