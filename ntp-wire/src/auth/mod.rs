@@ -21,7 +21,8 @@
 //! # Pieces
 //!
 //! * [`Key`]: id, type and secret, with the MAC state prepared once; the
-//!   secret is wiped on drop and never printed.
+//!   secret is wiped on drop and never printed. Made from bytes
+//!   ([`Key::new`]), hex ([`Key::from_hex`]) or text ([`Key::from_ascii`]).
 //! * [`KeyLookup`]: how [`verify`] finds a key and learns whether it is
 //!   trusted. Implemented by slices (`[Key]`, `[KeyEntry]`) for `no_std`
 //!   without an allocator, and by `Keyring` (feature `alloc`).
