@@ -53,6 +53,18 @@ pub enum Error {
         /// Its length.
         len: usize,
     },
+    /// A trailer that can only be a MAC of the wrong length: 17 to 27
+    /// bytes (not 20 or 24) whose first word is no extension field header.
+    /// A MAC is a 4-byte key id and a 16- or 20-byte digest.
+    #[error(
+        "{len} bytes at byte {offset} look like a MAC of the wrong length; a MAC is 20 or 24 bytes (key id and a 16- or 20-byte digest)"
+    )]
+    BadMacLength {
+        /// Where the MAC starts.
+        offset: usize,
+        /// Its length.
+        len: usize,
+    },
     /// A 4-byte trailer whose key id is not zero: crypto-NAKs carry key id 0.
     #[error("4-byte trailer at byte {offset} holds key id {key_id}; a crypto-NAK must be zero")]
     BadCryptoNak {

@@ -32,6 +32,10 @@
 //! # Ok::<(), ntp_wire::Error>(())
 //! ```
 //!
+//! Mode 6 control messages (what `ntpq` speaks) are in [`control`]: the
+//! message view and representation, status words, `name=value` lists, and
+//! fragmentation with reassembly.
+//!
 //! Time values are in [`time`]: [`NtpTimestamp`] (32.32), [`NtpShort`]
 //! (16.16), [`NtpDate`] (era + timestamp) and the signed [`NtpDuration`].
 //!
@@ -58,8 +62,8 @@
 //!
 //! * `std` (default): `SystemTime` conversions and `std::error::Error`;
 //!   implies `alloc`.
-//! * `alloc`: the heap-backed [`auth::Keyring`] and the key-file parsers
-//!   that collect into it. Without `alloc`, [`auth::verify`] still works on
+//! * `alloc`: the heap-backed [`auth::Keyring`], the key-file parsers
+//!   that collect into it, and [`auth::sign_to_vec`]. Without `alloc`, [`auth::verify`] still works on
 //!   any [`auth::KeyLookup`], such as a plain array of keys.
 //!
 //! Without features the crate is `#![no_std]` and needs no allocator.
@@ -67,9 +71,14 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
 pub mod auth;
 pub mod codes;
+pub mod control;
 mod error;
+mod header;
 pub mod packet;
 pub mod refid;
 pub mod time;

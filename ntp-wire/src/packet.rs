@@ -37,27 +37,7 @@ use crate::refid::{KissCode, ReferenceId};
 use crate::time::{NtpShort, NtpTimestamp};
 use crate::trailer::Trailer;
 
-/// Byte offsets of the header fields.
-#[allow(missing_docs)]
-pub mod field {
-    /// A half-open byte range.
-    pub type Field = core::ops::Range<usize>;
-
-    pub const LI_VN_MODE: usize = 0;
-    pub const STRATUM: usize = 1;
-    pub const POLL: usize = 2;
-    pub const PRECISION: usize = 3;
-    pub const ROOT_DELAY: Field = 4..8;
-    pub const ROOT_DISPERSION: Field = 8..12;
-    pub const REFERENCE_ID: Field = 12..16;
-    pub const REFERENCE_TIME: Field = 16..24;
-    pub const ORIGIN_TIME: Field = 24..32;
-    pub const RECEIVE_TIME: Field = 32..40;
-    pub const TRANSMIT_TIME: Field = 40..48;
-}
-
-/// Length of the NTP header in bytes (48).
-pub const HEADER_LEN: usize = field::TRANSMIT_TIME.end;
+pub use crate::header::{HEADER_LEN, field};
 
 /// The header as laid out on the wire; zerocopy proves the layout has no
 /// padding and may be read from any alignment.

@@ -161,4 +161,46 @@ proptest! {
         }
         let _ = Trailer::split(&bytes);
     }
+
+    #[test]
+    fn prop_sign_to_vec_then_verify(
+        repr in any_repr(),
+        fields in proptest::collection::vec((any::<u16>(), proptest::collection::vec(any::<u8>(), 0..48)), 0..3),
+        type_index in 0usize..7,
+        id in 1u32..,
+        secret in proptest::collection::vec(any::<u8>(), 32),
+    ) {
+        use crate::auth::{Key, KeyType, sign_to_vec, verify};
+        let key_type = KeyType::ALL[type_index];
+        let secret = &secret[..key_type.required_secret_len().unwrap_or(20)];
+        let key = Key::new(id, key_type, secret).unwrap();
+        let mut buf = vec![0u8; 1024];
+        repr.emit_into(&mut buf).unwrap();
+        let mut w = ExtensionFieldWriter::new(&mut buf);
+        for (t, v) in &fields {
+            w.push(*t, v).unwrap();
+        }
+        let end = w.finish(true).unwrap();
+        buf.truncate(end);
+        let len = sign_to_vec(&mut buf, &key).unwrap();
+        prop_assert_eq!(len, end + key.mac_len());
+        prop_assert_eq!(buf.len(), len);
+        prop_assert_eq!(verify(&buf, core::slice::from_ref(&key)).map(Key::id), Ok(id));
+        let packet = Packet::new_checked(&buf[..]).unwrap();
+        prop_assert_eq!(Repr::parse(&packet), Ok(repr));
+        let trailer = packet.trailer().unwrap();
+        prop_assert_eq!(trailer.auth_offset(), end);
+        prop_assert_eq!(trailer.extension_fields().count(), fields.len());
+    }
+
+    #[test]
+    fn prop_mac_of_wrong_length_names_the_mac(len in 17usize..28, key_id in 1u32..0x1_0000, fill in any::<u8>()) {
+        // A key id below 2^16 puts it in the word an extension field uses
+        // for its length; only ids 16, 20 and 24 would read as one.
+        prop_assume!(len != 20 && len != 24 && ![16, 20, 24].contains(&key_id));
+        let mut bytes = vec![0u8; 48];
+        bytes.extend_from_slice(&key_id.to_be_bytes());
+        bytes.resize(48 + len, fill);
+        prop_assert_eq!(Trailer::split(&bytes), Err(Error::BadMacLength { offset: 48, len }));
+    }
 }

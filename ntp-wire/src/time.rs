@@ -164,9 +164,35 @@ impl NtpTimestamp {
     /// The date this timestamp names that is closest to `pivot` (within
     /// -2^31 s .. +2^31 s of it). `None` only if that date is outside the
     /// range of [`NtpDate`] (era beyond ±2^31).
+    ///
+    /// The pivot is the *middle* of a 136-year window, not its start.
+    /// `to_date(NtpDate::PRIME_EPOCH)` therefore reads the window
+    /// 1831–1968, and a timestamp with the top bit set lands *before* 1900:
+    /// 0xFFFFFFFF seconds comes out as 1899-12-31 23:59:59 (era -1), not as
+    /// the last second of era 0 (2036-02-07 06:28:15). To place a timestamp
+    /// in a known era, use [`NtpTimestamp::to_date_in_era`]; to read one
+    /// from a packet, pivot on the current date (or
+    /// [`NtpDate::ERA1_START`] for the RFC 4330 rule).
+    ///
+    /// ```
+    /// use ntp_wire::{NtpDate, NtpTimestamp};
+    /// let last = NtpTimestamp::from_parts(u32::MAX, 0);
+    /// assert_eq!(last.to_date(NtpDate::PRIME_EPOCH).map(NtpDate::era), Some(-1));
+    /// assert_eq!(last.to_date_in_era(0).to_utc().map(|d| d.year), Some(2036));
+    /// ```
     pub const fn to_date(self, pivot: NtpDate) -> Option<NtpDate> {
         let delta = self.wrapping_sub(pivot.timestamp).0 as i128;
         NtpDate::from_fixed(pivot.to_fixed() + delta)
+    }
+
+    /// This timestamp read as a time in era `era`: era 0 is 1900-01-01 to
+    /// 2036-02-07 06:28:16 UTC, era 1 the 2^32 s after it, era -1 the 2^32 s
+    /// before 1900. Use it when the era is known from elsewhere (a file
+    /// format, a protocol field, a date already decoded); to guess the era
+    /// from a nearby date, use [`NtpTimestamp::to_date`].
+    #[inline]
+    pub const fn to_date_in_era(self, era: i32) -> NtpDate {
+        NtpDate::new(era, self)
     }
 
     /// The Unix time (seconds, nanoseconds) this timestamp names that is
@@ -760,6 +786,39 @@ mod tests {
     }
 
     #[test]
+    fn test_to_date_in_era_names_the_era_it_is_given() {
+        let first = NtpTimestamp::ZERO;
+        let last = NtpTimestamp::from_parts(u32::MAX, 0);
+        let utc = |d: NtpDate| {
+            let t = d.to_utc().unwrap();
+            (t.year, t.month, t.day, t.hour, t.minute, t.second)
+        };
+        // Expected values from Python: datetime(1900, 1, 1) + timedelta(seconds=...).
+        assert_eq!(utc(first.to_date_in_era(0)), (1900, 1, 1, 0, 0, 0));
+        assert_eq!(utc(last.to_date_in_era(0)), (2036, 2, 7, 6, 28, 15));
+        assert_eq!(utc(first.to_date_in_era(1)), (2036, 2, 7, 6, 28, 16));
+        assert_eq!(utc(last.to_date_in_era(1)), (2172, 3, 15, 12, 56, 31));
+        assert_eq!(utc(first.to_date_in_era(-1)), (1763, 11, 24, 17, 31, 44));
+        assert_eq!(utc(last.to_date_in_era(-1)), (1899, 12, 31, 23, 59, 59));
+        // The era form is exactly NtpDate::new, for every era.
+        for era in [i32::MIN, -2, -1, 0, 1, 2, i32::MAX] {
+            let date = last.to_date_in_era(era);
+            assert_eq!((date.era(), date.timestamp()), (era, last));
+        }
+    }
+
+    #[test]
+    fn test_prime_epoch_pivot_reads_top_bit_as_before_1900() {
+        // The documented trap: the pivot is the middle of the window.
+        let last = NtpTimestamp::from_parts(u32::MAX, 0);
+        assert_eq!(last.to_date(NtpDate::PRIME_EPOCH), Some(last.to_date_in_era(-1)));
+        let below = NtpTimestamp::from_parts(0x7fff_ffff, 0);
+        assert_eq!(below.to_date(NtpDate::PRIME_EPOCH), Some(below.to_date_in_era(0)));
+        // A pivot inside era 0 puts the same timestamp at the end of era 0.
+        assert_eq!(last.to_date(NtpDate::ERA1_START), Some(last.to_date_in_era(0)));
+    }
+
+    #[test]
     fn test_to_date_uses_pivot() {
         let ts = NtpTimestamp::from_parts(10, 0);
         // Near 2036 the small timestamp belongs to era 1.
@@ -883,6 +942,15 @@ mod tests {
         fn prop_unix_round_trip(secs in -(1i64 << 40)..(1i64 << 40), nanos in 0u32..1_000_000_000) {
             let date = NtpDate::from_unix(secs, nanos).unwrap();
             prop_assert_eq!(date.to_unix(), Some((secs, nanos)));
+        }
+
+        #[test]
+        fn prop_to_date_in_era_agrees_with_fixed_point(bits in any::<u64>(), era in any::<i32>()) {
+            let ts = NtpTimestamp::from_bits(bits);
+            let date = ts.to_date_in_era(era);
+            prop_assert_eq!(date.to_fixed(), ((era as i128) << 64) + bits as i128);
+            // Pivoting on the date itself finds the same era again.
+            prop_assert_eq!(ts.to_date(date), Some(date));
         }
 
         #[test]

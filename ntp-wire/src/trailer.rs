@@ -13,6 +13,7 @@
 //! | 4 | crypto-NAK: a key id of zero and no digest |
 //! | 20 | MAC: key id + 16-byte digest (MD5, AES-CMAC) |
 //! | 24 | MAC: key id + 20-byte digest (SHA1, truncated SHA-2) |
+//! | 17 to 27, not starting like an extension field | malformed: reported as a MAC of the wrong length |
 //! | 16 or more, otherwise | an extension field: type (16 bits), length (16 bits, a multiple of 4, at least 16, covering the whole field), value; then walk on |
 //! | anything else | malformed |
 //!
@@ -21,7 +22,7 @@
 //! MAC. [`ExtensionFieldWriter::finish`] pads the last field to keep that rule.
 
 use crate::error::Error;
-use crate::packet::HEADER_LEN;
+use crate::header::HEADER_LEN;
 
 /// Length of an extension field's type and length words.
 pub const EXTENSION_HEADER_LEN: usize = 4;
@@ -90,6 +91,15 @@ impl<'a> Trailer<'a> {
                     Authenticator::Mac(Mac { key_id: read_u32(key_id), digest })
                 }
                 len if len < MIN_EXTENSION_LEN => return Err(Error::BadTrailerLength { offset, len }),
+                // 17 to 27 bytes (but not 20 or 24) cannot be anything valid:
+                // too short for a last extension field (28), too long for a
+                // 16-byte field plus a crypto-NAK (that would be 20, a MAC).
+                // Unless the first word reads as an extension field header,
+                // a MAC that lost or gained bytes is the likely cause, and an
+                // error about extension-field lengths would mislead.
+                len if len < MIN_LAST_EXTENSION_LEN && !starts_like_extension(remaining) => {
+                    return Err(Error::BadMacLength { offset, len });
+                }
                 available => {
                     let declared = read_u16(remaining.get(2..).unwrap_or(&[])) as usize;
                     if declared < MIN_EXTENSION_LEN || declared % 4 != 0 {
@@ -134,6 +144,14 @@ impl<'a> Trailer<'a> {
     pub fn auth_offset(&self) -> usize {
         self.auth_offset
     }
+}
+
+/// Whether `bytes` begin with an extension field header whose length fits
+/// the rules and the bytes given.
+#[inline]
+fn starts_like_extension(bytes: &[u8]) -> bool {
+    let declared = read_u16(bytes.get(2..).unwrap_or(&[])) as usize;
+    declared >= MIN_EXTENSION_LEN && declared % 4 == 0 && declared <= bytes.len()
 }
 
 #[inline]
@@ -298,17 +316,40 @@ impl<'a> ExtensionFieldWriter<'a> {
     }
 }
 
-/// Writes a crypto-NAK (four zero bytes) at `offset` of `buf` and returns the
-/// packet length.
+/// Writes a crypto-NAK (a zero key id with no digest, RFC 5905 §7.4) at
+/// `offset` of `buf` and returns the packet length (`offset` + 4). A server
+/// sends one in answer to a request it could not authenticate; chronyd and
+/// NTPsec choose to stay silent instead.
+///
+/// `offset` is where the header and any extension fields end: 48 for a bare
+/// header. Fails, writing nothing, when `offset` is inside the header or the
+/// buffer cannot hold the four bytes (an `offset` so large that the sum
+/// overflows reports `needed` as `usize::MAX`). This is the crate's only
+/// crypto-NAK writer; [`auth::emit_crypto_nak`](crate::auth::emit_crypto_nak)
+/// is the same function.
+///
+/// ```
+/// use ntp_wire::auth::{AuthError, emit_crypto_nak, is_crypto_nak, verify, Key};
+/// let mut buf = [0u8; 52];
+/// let len = emit_crypto_nak(&mut buf, 48)?;
+/// assert!(is_crypto_nak(&buf[..len]));
+/// assert_eq!(verify(&buf[..len], &[] as &[Key]), Err(AuthError::CryptoNak));
+/// # Ok::<(), ntp_wire::Error>(())
+/// ```
 pub fn emit_crypto_nak(buf: &mut [u8], offset: usize) -> Result<usize, Error> {
-    let end = offset + CRYPTO_NAK_LEN;
+    if offset < HEADER_LEN {
+        return Err(Error::Truncated { len: offset });
+    }
     let len = buf.len();
-    match buf.get_mut(offset..end) {
+    // Saturating: an offset near usize::MAX must be refused, not wrap to a
+    // small end that would pass the bounds check.
+    let needed = offset.saturating_add(CRYPTO_NAK_LEN);
+    match buf.get_mut(offset..needed) {
         Some(slot) => {
             slot.fill(0);
-            Ok(end)
+            Ok(needed)
         }
-        None => Err(Error::BufferTooSmall { len, needed: end }),
+        None => Err(Error::BufferTooSmall { len, needed }),
     }
 }
 
@@ -409,6 +450,26 @@ mod tests {
         // No fields at all: nothing to pad.
         let mut buf = [0u8; 48];
         assert_eq!(ExtensionFieldWriter::new(&mut buf).finish(false), Ok(48));
+    }
+
+    #[test]
+    fn test_mac_one_byte_short_or_long_is_a_mac_error() {
+        for len in [19, 21, 23, 25] {
+            let mut trailer = [0xabu8; 25];
+            trailer[..4].copy_from_slice(&1u32.to_be_bytes());
+            let buf = packet_with(&trailer);
+            let err = Trailer::split(&buf[..HEADER_LEN + len]).unwrap_err();
+            assert_eq!(err, Error::BadMacLength { offset: 48, len });
+            assert!(err.to_string().contains("MAC"), "{err}");
+        }
+        // The same after an extension field: the offset is the MAC's.
+        let mut buf = [0u8; 256];
+        let mut w = ExtensionFieldWriter::new(&mut buf);
+        w.push(0x0104, &[1; 24]).unwrap();
+        let end = w.finish(true).unwrap();
+        buf[end..end + 4].copy_from_slice(&7u32.to_be_bytes());
+        assert_eq!(Trailer::split(&buf[..end + 19]), Err(Error::BadMacLength { offset: end, len: 19 }));
+        assert_eq!(Trailer::split(&buf[..end + 20]).map(|t| t.auth_offset()), Ok(end));
     }
 
     #[test]

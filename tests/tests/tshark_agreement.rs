@@ -34,6 +34,20 @@
 //! than 24 bytes remain, then a key id and the rest as the MAC; a crypto-NAK
 //! shows as key id `00000000` with no MAC. Several extension fields print
 //! comma-separated in each `ntp.ext.*` column.
+//!
+//! # Mode 6 control messages
+//!
+//! `tshark_dissects_control_messages_as_meant` does the same for messages
+//! built with `ntp_wire::control` (READSTAT and READVAR requests and
+//! responses, a fragmented response, error responses, requests and
+//! responses signed with MD5 and SHA1 keys) and NTPsec's captured ones.
+//! tshark 4.0 prints `ntp.ctrl.flags2.*`, `.sequence`, `.associd`,
+//! `.offset`, `.count` and `.err_status` (the error code) in decimal and
+//! `ntp.ctrl.status` as `0x` and four hex digits; it dissects the MAC
+//! (`ntp.key_index` as `0x` and eight hex digits, `ntp.key_signature` as
+//! hex) of requests only, after the data padded to 8 bytes. In a READSTAT
+//! response it also prints each (association id, peer status word) pair of
+//! the data after the header's own, comma-separated.
 // A test states its expectations by panicking.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
@@ -619,4 +633,236 @@ fn timestamp_formatting_matches_recorded_tshark_output() {
     for (bits, text) in recorded {
         assert_eq!(tshark_time(NtpTimestamp::from_bits(bits)), text, "{bits:#018x}");
     }
+}
+
+/// The control fields asked of tshark, in column order.
+const CONTROL_FIELDS: [&str; 14] = [
+    "ntp.flags.li",
+    "ntp.flags.vn",
+    "ntp.flags.mode",
+    "ntp.ctrl.flags2.r",
+    "ntp.ctrl.flags2.error",
+    "ntp.ctrl.flags2.more",
+    "ntp.ctrl.flags2.opcode",
+    "ntp.ctrl.sequence",
+    "ntp.ctrl.status",
+    "ntp.ctrl.associd",
+    "ntp.ctrl.offset",
+    "ntp.ctrl.count",
+    "ntp.key_index",
+    "ntp.key_signature",
+];
+
+/// A control message: its bytes and, when we built it, the `ControlRepr`
+/// we meant (with the key id that signed it).
+struct ControlCase {
+    name: String,
+    bytes: Vec<u8>,
+    meant: Option<(ntp_wire::control::ControlRepr<'static>, Option<u32>)>,
+}
+
+fn control_cases() -> Vec<ControlCase> {
+    use ntp_wire::auth::{Key, KeyType};
+    use ntp_wire::control::{ControlRepr, ErrorCode, Opcode, PeerSelection, PeerStatus, SystemStatus, fragments};
+
+    let md5 = Key::from_ascii(1, KeyType::Md5, "interop-md5-key").unwrap();
+    let sha1 = Key::from_hex(2, KeyType::Sha1, "6e74702d776972652073686131206b6579212121").unwrap();
+    let mut cases = Vec::new();
+    let mut push = |name: &str, repr: ControlRepr<'static>, key: Option<&Key>| {
+        let mut buf = vec![0u8; 600];
+        let len = match key {
+            Some(key) => repr.emit_signed(&mut buf, key).unwrap(),
+            None => repr.emit(&mut buf).unwrap(),
+        };
+        buf.truncate(len);
+        cases.push(ControlCase { name: name.to_owned(), bytes: buf, meant: Some((repr, key.map(Key::id))) });
+    };
+    let request = ControlRepr { version: Version::V2, sequence: 1, ..ControlRepr::default() };
+    let response = ControlRepr {
+        leap: LeapIndicator::NoWarning,
+        response: true,
+        status: SystemStatus { leap: LeapIndicator::NoWarning, clock_source: 6, event_count: 3, last_event: 5 }
+            .to_bits(),
+        ..request
+    };
+    push("READSTAT request", ControlRepr { opcode: Opcode::ReadStatus, ..request }, None);
+    // The association list: id and peer status word, big-endian, per association.
+    let peer = PeerStatus {
+        configured: true,
+        reachable: true,
+        selection: PeerSelection::SystemPeer,
+        event_count: 1,
+        last_event: 0xa,
+        ..PeerStatus::default()
+    };
+    let list: &'static [u8] = Box::leak(
+        [(1u16, peer.to_bits()), (2, 0x9424), (3, 0x8011)]
+            .iter()
+            .flat_map(|(id, status)| id.to_be_bytes().into_iter().chain(status.to_be_bytes()))
+            .collect::<Vec<u8>>()
+            .into_boxed_slice(),
+    );
+    push("READSTAT response", ControlRepr { opcode: Opcode::ReadStatus, data: list, ..response }, None);
+    let names: &'static [u8] = b"stratum,offset,rootdisp";
+    let readvar = ControlRepr { opcode: Opcode::ReadVariables, sequence: 2, data: names, ..request };
+    push("READVAR request", readvar, None);
+    push("READVAR request, MD5", ControlRepr { sequence: 3, ..readvar }, Some(&md5));
+    push("READVAR request, SHA1", ControlRepr { sequence: 4, version: Version::V4, ..readvar }, Some(&sha1));
+    push("READVAR peer request", ControlRepr { association_id: 40_123, data: b"", ..readvar }, None);
+    let values: &'static [u8] = b"stratum=2, offset=-0.125000, rootdisp=1.250\r\n";
+    let reply = ControlRepr { opcode: Opcode::ReadVariables, sequence: 2, data: values, ..response };
+    push("READVAR response", reply, None);
+    push("READVAR response, MD5", ControlRepr { sequence: 3, ..reply }, Some(&md5));
+    push("READVAR response, SHA1", ControlRepr { sequence: 4, ..reply }, Some(&sha1));
+    let long: &'static [u8] =
+        Box::leak((0..1200).map(|i| b"abcdefghijklmnopqrstuvwxyz, "[i % 28]).collect::<Vec<u8>>().into_boxed_slice());
+    for (i, fragment) in fragments(long).unwrap().enumerate() {
+        let template = ControlRepr { sequence: 5, association_id: 7, ..reply };
+        push(&format!("fragment {i}"), fragment.apply(template), None);
+    }
+    for (i, code) in
+        [ErrorCode::Permission, ErrorCode::BadAssociation, ErrorCode::UnknownVariable].into_iter().enumerate()
+    {
+        let error = ControlRepr::error_response(&readvar, code, LeapIndicator::Unsynchronized);
+        push(&format!("error {code}"), error, if i == 2 { Some(&sha1) } else { None });
+    }
+    push("UNSETTRAP request", ControlRepr { opcode: Opcode::UnsetTrap, sequence: 65_535, ..request }, None);
+
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ntp-wire/testdata/ntpsec");
+    let mut paths: Vec<_> = std::fs::read_dir(&testdata)
+        .expect("ntp-wire/testdata is in the checkout")
+        .map(|entry| entry.expect("readable directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "bin"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let bytes = std::fs::read(&path).expect("readable capture");
+        if bytes.first().is_some_and(|first| first & 7 == 6) {
+            let name = format!("ntpsec/{}", path.file_name().unwrap().to_string_lossy());
+            cases.push(ControlCase { name, bytes, meant: None });
+        }
+    }
+    cases
+}
+
+/// What tshark should print for each of `CONTROL_FIELDS`, from our decode.
+fn decoded_control_fields(bytes: &[u8]) -> Vec<String> {
+    use ntp_wire::control::ControlPacket;
+    let packet = ControlPacket::new_checked(bytes).expect("a well-formed control message");
+    let flag = |b: bool| u8::from(b).to_string();
+    let (key_index, signature) = match packet.mac() {
+        // tshark 4.0 dissects the authenticator of requests only.
+        Some(mac) if !packet.is_response() => (format!("0x{:08x}", mac.key_id), hex(mac.digest)),
+        _ => (String::new(), String::new()),
+    };
+    // A READSTAT response lists (association id, peer status word) pairs;
+    // tshark prints them after the header's own id and status.
+    let mut statuses = format!("0x{:04x}", packet.status());
+    let mut ids = packet.association_id().to_string();
+    if packet.is_response() && !packet.is_error() && packet.opcode() == ntp_wire::control::Opcode::ReadStatus {
+        for pair in packet.data().chunks_exact(4) {
+            write!(ids, ",{}", u16::from_be_bytes([pair[0], pair[1]])).unwrap();
+            write!(statuses, ",0x{:04x}", u16::from_be_bytes([pair[2], pair[3]])).unwrap();
+        }
+    }
+    vec![
+        packet.leap().to_bits().to_string(),
+        packet.version().to_bits().to_string(),
+        packet.mode().to_bits().to_string(),
+        flag(packet.is_response()),
+        flag(packet.is_error()),
+        flag(packet.more()),
+        packet.opcode().to_bits().to_string(),
+        packet.sequence().to_string(),
+        statuses,
+        ids,
+        packet.offset().to_string(),
+        packet.count().to_string(),
+        key_index,
+        signature,
+    ]
+}
+
+#[test]
+fn tshark_dissects_control_messages_as_meant() {
+    use ntp_wire::auth::{Key, KeyEntry, KeyType};
+    use ntp_wire::control::{ControlPacket, ControlRepr};
+    let Some(tshark) = ntp_tests::tools::require("tshark", "tshark") else { return };
+
+    let keys = [
+        KeyEntry::trusted(Key::from_ascii(1, KeyType::Md5, "interop-md5-key").unwrap()),
+        KeyEntry::trusted(Key::from_hex(2, KeyType::Sha1, "6e74702d776972652073686131206b6579212121").unwrap()),
+    ];
+    let cases = control_cases();
+    for case in &cases {
+        let packet = ControlPacket::new_checked(&case.bytes[..]).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        if let Some((repr, key_id)) = &case.meant {
+            assert_eq!(&ControlRepr::parse(&packet), repr, "{}: round trip", case.name);
+            assert_eq!(packet.verify(&keys[..]).ok().map(Key::id), *key_id, "{}: MAC", case.name);
+        } else if packet.mac().is_some() {
+            assert!(packet.verify(&keys[..]).is_ok(), "{}: captured MAC verifies", case.name);
+        }
+    }
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("control.pcap");
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("create the pcap"));
+    let mut pcap = PcapWriter::new(file).expect("write the pcap header");
+    let client = SocketAddrV4::new(Ipv4Addr::new(127, 0, 0, 2), 40_123);
+    let server = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 123);
+    for (i, case) in cases.iter().enumerate() {
+        let response = case.bytes[1] & 0x80 != 0;
+        let (src, dst) = if response { (server, client) } else { (client, server) };
+        let time = Duration::from_secs(1_795_273_920) + Duration::from_millis(i as u64);
+        pcap.write_udp(time, src, dst, &case.bytes).expect("write a packet");
+    }
+    pcap.into_inner().expect("flush the pcap");
+
+    let mut command = Command::new(&tshark);
+    command.env("HOME", dir.path()).arg("-n").arg("-r").arg(&path).args(["-T", "fields", "-E", "separator=/t"]);
+    command.args(["-E", "occurrence=a", "-E", "aggregator=,", "-E", "quote=n", "-e", "frame.number"]);
+    for field in CONTROL_FIELDS.iter().chain(&["ntp.ctrl.err_status"]) {
+        command.args(["-e", field]);
+    }
+    let output = command.output().expect("tshark runs");
+    assert!(output.status.success(), "tshark failed: {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).expect("tshark prints UTF-8");
+    let rows: Vec<Vec<&str>> = stdout.lines().map(|line| line.split('\t').collect()).collect();
+    assert_eq!(rows.len(), cases.len(), "tshark shows one row per message");
+
+    let mut mismatches = Vec::new();
+    for (i, (case, row)) in cases.iter().zip(&rows).enumerate() {
+        assert_eq!(row.len(), CONTROL_FIELDS.len() + 2, "frame {} ({}): column count", i + 1, case.name);
+        let ours = decoded_control_fields(&case.bytes);
+        for ((name, theirs), ours) in CONTROL_FIELDS.iter().zip(row.iter().skip(1)).zip(&ours) {
+            if theirs != ours {
+                mismatches.push(format!(
+                    "frame {} ({}): {name}: tshark {theirs:?}, ntp-wire {ours:?}",
+                    i + 1,
+                    case.name
+                ));
+            }
+        }
+        let packet = ControlPacket::new_checked(&case.bytes[..]).unwrap();
+        let error_code = packet.error_code().map(|code| code.to_bits().to_string()).unwrap_or_default();
+        if row[CONTROL_FIELDS.len() + 1] != error_code {
+            mismatches.push(format!(
+                "frame {} ({}): ntp.ctrl.err_status: tshark {:?}, ntp-wire {error_code:?}",
+                i + 1,
+                case.name,
+                row[CONTROL_FIELDS.len() + 1]
+            ));
+        }
+    }
+    // Every column must have been compared on real values somewhere.
+    for (column, name) in CONTROL_FIELDS.iter().enumerate() {
+        let printed = rows.iter().filter(|row| row.get(column + 1).is_some_and(|v| !v.is_empty())).count();
+        assert!(printed >= 3, "tshark printed {name} for only {printed} messages");
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} fields differ between tshark and ntp-wire:\n{}",
+        mismatches.len(),
+        mismatches.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -24,6 +24,26 @@ pub enum KeyError {
         /// The limit in bytes.
         max: usize,
     },
+    /// A character that is not a hex digit in a hex secret
+    /// ([`Key::from_hex`](super::Key::from_hex)).
+    #[error("the secret is not hexadecimal (character {position})")]
+    BadHex {
+        /// Position of the offending character, from 1.
+        position: usize,
+    },
+    /// A hex secret with an odd number of digits cannot be whole bytes.
+    #[error("the hex secret has an odd number of digits ({digits})")]
+    OddHexLength {
+        /// Digits given.
+        digits: usize,
+    },
+    /// A text secret with a character outside printable ASCII without
+    /// space, 0x21..=0x7e ([`Key::from_ascii`](super::Key::from_ascii)).
+    #[error("a text secret may hold only printable ASCII without spaces (character {position} is not)")]
+    NotPrintable {
+        /// Position of the offending character (byte), from 1.
+        position: usize,
+    },
     /// A cipher key of the wrong size (AES-128 needs 16 bytes, AES-256 32).
     #[error("a {key_type} key must be {expected} bytes, this one is {len}")]
     WrongSecretLength {

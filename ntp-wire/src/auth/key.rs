@@ -30,7 +30,7 @@ use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::error::KeyError;
 use super::key_type::{KeyType, MAX_DIGEST_LEN};
@@ -159,6 +159,55 @@ impl Key {
         Ok(Key { id, key_type, secret: stored, engine })
     }
 
+    /// Makes a key from its secret written in hexadecimal (either case, an
+    /// even number of digits, nothing else), as chrony's `HEX:` keys and
+    /// long `ntp.keys` keys are written.
+    ///
+    /// The decoded bytes pass through a buffer that is wiped afterwards.
+    /// Errors say where the first bad digit is (from 1) but never echo it.
+    ///
+    /// ```
+    /// use ntp_wire::auth::{Key, KeyError, KeyType};
+    /// let key = Key::from_hex(2, KeyType::Sha1, "6e74702d776972652073686131206b6579212121")?;
+    /// assert_eq!(key.expose_secret(), b"ntp-wire sha1 key!!!");
+    /// assert_eq!(Key::from_hex(2, KeyType::Sha1, "6e7x").unwrap_err(), KeyError::BadHex { position: 4 });
+    /// # Ok::<(), KeyError>(())
+    /// ```
+    pub fn from_hex(id: u32, key_type: KeyType, hex: &str) -> Result<Key, KeyError> {
+        let len = check_hex(hex)?;
+        if len > MAX_SECRET_LEN {
+            return Err(KeyError::SecretTooLong { len, max: MAX_SECRET_LEN });
+        }
+        let mut buf = Zeroizing::new([0u8; MAX_SECRET_LEN]);
+        for (pair, out) in hex.as_bytes().chunks_exact(2).zip(buf.iter_mut()) {
+            // `check_hex` accepted every byte, so the fallback zero is never used.
+            let nibble = |offset: usize| pair.get(offset).and_then(|&c| hex_value(c)).unwrap_or(0);
+            *out = (nibble(0) << 4) | nibble(1);
+        }
+        Key::new(id, key_type, buf.get(..len).unwrap_or(&[]))
+    }
+
+    /// Makes a key from a secret written as text: printable ASCII without
+    /// spaces (0x21..=0x7e), the bytes used as they are. This is what
+    /// `ntp.keys` (20 characters or fewer), chrony's `ASCII:` keys and the
+    /// `passwd` of `ntpq` hold; a space or a control character could not be
+    /// written in a key file, so it is refused rather than accepted here
+    /// and lost there.
+    ///
+    /// ```
+    /// use ntp_wire::auth::{Key, KeyError, KeyType};
+    /// let key = Key::from_ascii(1, KeyType::Md5, "interop-md5-key")?;
+    /// assert_eq!(key.expose_secret(), b"interop-md5-key");
+    /// assert_eq!(Key::from_ascii(1, KeyType::Md5, "two words").unwrap_err(), KeyError::NotPrintable { position: 4 });
+    /// # Ok::<(), KeyError>(())
+    /// ```
+    pub fn from_ascii(id: u32, key_type: KeyType, text: &str) -> Result<Key, KeyError> {
+        if let Some(index) = text.bytes().position(|b| !(0x21..=0x7e).contains(&b)) {
+            return Err(KeyError::NotPrintable { position: index + 1 });
+        }
+        Key::new(id, key_type, text.as_bytes())
+    }
+
     /// The key id, 1..=2^32-1, sent in the first word of the MAC.
     #[inline]
     pub fn id(&self) -> u32 {
@@ -210,6 +259,31 @@ impl Key {
         let slot = out.get_mut(..len).ok_or(Error::BufferTooSmall { len: available, needed: len })?;
         self.engine.compute(data, slot);
         Ok(len)
+    }
+}
+
+/// Checks that `hex` is a whole number of bytes in hexadecimal and returns
+/// that number of bytes.
+pub(super) fn check_hex(hex: &str) -> Result<usize, KeyError> {
+    let digits = hex.len();
+    if digits == 0 {
+        return Err(KeyError::EmptySecret);
+    }
+    if let Some(index) = hex.bytes().position(|c| hex_value(c).is_none()) {
+        return Err(KeyError::BadHex { position: index + 1 });
+    }
+    if digits % 2 != 0 {
+        return Err(KeyError::OddHexLength { digits });
+    }
+    Ok(digits / 2)
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -351,6 +425,58 @@ mod tests {
         assert!(out[20..].iter().all(|&b| b == 0));
         let mut short = [0u8; 19];
         assert_eq!(key.compute_digest(b"data", &mut short), Err(Error::BufferTooSmall { len: 19, needed: 20 }));
+    }
+
+    #[test]
+    fn test_from_hex_decodes_either_case() {
+        let key = Key::from_hex(5, KeyType::Md5, "00ffA0Bc").unwrap();
+        assert_eq!(key.expose_secret(), [0x00, 0xff, 0xa0, 0xbc]);
+        assert_eq!(key, Key::new(5, KeyType::Md5, &[0x00, 0xff, 0xa0, 0xbc]).unwrap());
+        let aes = Key::from_hex(6, KeyType::Aes128Cmac, &"0f".repeat(16)).unwrap();
+        assert_eq!(aes.expose_secret(), [0x0f; 16]);
+    }
+
+    #[test]
+    fn test_from_hex_errors_are_exact() {
+        assert_eq!(Key::from_hex(1, KeyType::Md5, "").unwrap_err(), KeyError::EmptySecret);
+        assert_eq!(Key::from_hex(1, KeyType::Md5, "abc").unwrap_err(), KeyError::OddHexLength { digits: 3 });
+        assert_eq!(Key::from_hex(1, KeyType::Md5, "0g").unwrap_err(), KeyError::BadHex { position: 2 });
+        // A bad digit is reported before an odd length.
+        assert_eq!(Key::from_hex(1, KeyType::Md5, "x").unwrap_err(), KeyError::BadHex { position: 1 });
+        // Multi-byte UTF-8 is not hex and must not be split mid-character.
+        assert_eq!(Key::from_hex(1, KeyType::Md5, "\u{e9}0").unwrap_err(), KeyError::BadHex { position: 1 });
+        assert_eq!(Key::from_hex(0, KeyType::Md5, "00").unwrap_err(), KeyError::ZeroKeyId);
+        assert_eq!(
+            Key::from_hex(1, KeyType::Aes256Cmac, &"00".repeat(16)).unwrap_err(),
+            KeyError::WrongSecretLength { key_type: KeyType::Aes256Cmac, len: 16, expected: 32 }
+        );
+        let long = "ab".repeat(MAX_SECRET_LEN + 1);
+        assert_eq!(
+            Key::from_hex(1, KeyType::Sha1, &long).unwrap_err(),
+            KeyError::SecretTooLong { len: MAX_SECRET_LEN + 1, max: MAX_SECRET_LEN }
+        );
+        assert!(Key::from_hex(1, KeyType::Sha1, &long[2..]).is_ok());
+    }
+
+    #[test]
+    fn test_from_ascii_takes_printable_text_only() {
+        let key = Key::from_ascii(1, KeyType::Md5, "abcdefgh").unwrap();
+        assert_eq!(key, Key::new(1, KeyType::Md5, b"abcdefgh").unwrap());
+        assert_eq!(Key::from_ascii(1, KeyType::Md5, "").unwrap_err(), KeyError::EmptySecret);
+        assert_eq!(Key::from_ascii(1, KeyType::Md5, "ab cd").unwrap_err(), KeyError::NotPrintable { position: 3 });
+        assert_eq!(Key::from_ascii(1, KeyType::Md5, "tab\t").unwrap_err(), KeyError::NotPrintable { position: 4 });
+        assert_eq!(
+            Key::from_ascii(1, KeyType::Md5, "\u{e9}t\u{e9}").unwrap_err(),
+            KeyError::NotPrintable { position: 1 }
+        );
+        assert_eq!(Key::from_ascii(1, KeyType::Md5, "~!").unwrap().expose_secret(), b"~!");
+    }
+
+    #[test]
+    fn test_hex_and_ascii_agree_on_the_same_secret() {
+        let text = "interop-md5-key";
+        let hex: String = text.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(Key::from_hex(1, KeyType::Md5, &hex).unwrap(), Key::from_ascii(1, KeyType::Md5, text).unwrap());
     }
 
     #[test]

@@ -1,8 +1,5 @@
 //! A growable set of keys with trust flags (needs the `alloc` feature).
 
-// Bound here rather than at the crate root: only this module allocates.
-extern crate alloc;
-
 use alloc::vec::Vec;
 
 use super::key::Key;

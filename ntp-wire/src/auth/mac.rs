@@ -14,8 +14,8 @@ use super::key::Key;
 use super::key_type::KEY_ID_LEN;
 use super::lookup::KeyLookup;
 use crate::error::Error;
-use crate::packet::HEADER_LEN;
-use crate::trailer::{Authenticator, CRYPTO_NAK_LEN, Trailer};
+use crate::header::HEADER_LEN;
+use crate::trailer::{Authenticator, Trailer};
 
 /// Signs a packet in place: writes `key`'s id and the digest of
 /// `buf[..mac_offset]` at `mac_offset`, and returns the packet length
@@ -55,6 +55,38 @@ pub fn sign(buf: &mut [u8], mac_offset: usize, key: &Key) -> Result<usize, Error
     Ok(needed)
 }
 
+/// Signs a packet held in a `Vec`: appends `key`'s id and the digest of
+/// everything in `packet` (the header and any extension fields), and
+/// returns the new length. No sizing needed, unlike [`sign`]; needs the
+/// `alloc` feature.
+///
+/// Fails, leaving `packet` as it was, when it is shorter than the 48-byte
+/// header.
+///
+/// ```
+/// use ntp_wire::auth::{Key, KeyType, sign_to_vec, verify};
+/// use ntp_wire::{Mode, Repr};
+/// let key = Key::from_hex(3, KeyType::Sha1, "00112233445566778899")?;
+/// let mut packet = vec![0u8; 48];
+/// Repr { mode: Mode::Client, ..Repr::default() }.emit_into(&mut packet)?;
+/// assert_eq!(sign_to_vec(&mut packet, &key)?, 72);
+/// assert_eq!(verify(&packet, &[key])?.id(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "alloc")]
+pub fn sign_to_vec(packet: &mut alloc::vec::Vec<u8>, key: &Key) -> Result<usize, Error> {
+    let mac_offset = packet.len();
+    if mac_offset < HEADER_LEN {
+        return Err(Error::Truncated { len: mac_offset });
+    }
+    packet.resize(mac_offset.saturating_add(key.mac_len()), 0);
+    let result = sign(packet, mac_offset, key);
+    if result.is_err() {
+        packet.truncate(mac_offset);
+    }
+    result
+}
+
 /// Checks a received packet's MAC against a set of keys and returns the key
 /// that signed it.
 ///
@@ -88,31 +120,6 @@ pub fn verify<'k, K: KeyLookup + ?Sized>(packet: &[u8], keys: &'k K) -> Result<&
     if key.digest(covered).ct_eq(mac.digest) { Ok(key) } else { Err(AuthError::BadMac { key_id }) }
 }
 
-/// Writes a crypto-NAK (a zero key id with no digest, RFC 5905 §7.4) at
-/// `offset` of `buf` and returns the packet length (`offset` + 4). A server
-/// sends one in answer to a request it could not authenticate; chronyd and
-/// NTPsec choose to stay silent instead.
-///
-/// ```
-/// use ntp_wire::auth::{AuthError, emit_crypto_nak, is_crypto_nak, verify, Key};
-/// let mut buf = [0u8; 52];
-/// let len = emit_crypto_nak(&mut buf, 48)?;
-/// assert!(is_crypto_nak(&buf[..len]));
-/// assert_eq!(verify(&buf[..len], &[] as &[Key]), Err(AuthError::CryptoNak));
-/// # Ok::<(), ntp_wire::Error>(())
-/// ```
-pub fn emit_crypto_nak(buf: &mut [u8], offset: usize) -> Result<usize, Error> {
-    if offset < HEADER_LEN {
-        return Err(Error::Truncated { len: offset });
-    }
-    // Checked here too so that an absurd offset cannot overflow the sum.
-    let needed = offset.saturating_add(CRYPTO_NAK_LEN);
-    if needed > buf.len() {
-        return Err(Error::BufferTooSmall { len: buf.len(), needed });
-    }
-    crate::trailer::emit_crypto_nak(buf, offset)
-}
-
 /// Whether a packet ends in a crypto-NAK. A crypto-NAK is unauthenticated by
 /// nature: treat it as a hint, never as proof that the peer is gone.
 pub fn is_crypto_nak(packet: &[u8]) -> bool {
@@ -123,7 +130,7 @@ pub fn is_crypto_nak(packet: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::auth::{KeyEntry, KeyType};
-    use crate::trailer::ExtensionFieldWriter;
+    use crate::trailer::{ExtensionFieldWriter, emit_crypto_nak};
 
     fn keys() -> [KeyEntry; 3] {
         [
@@ -167,6 +174,11 @@ mod tests {
         assert_eq!(verify(&buf[..48], &ring), Err(AuthError::NoMac));
         assert_eq!(verify(&buf[..40], &ring), Err(AuthError::Malformed(Error::Truncated { len: 40 })));
         assert!(matches!(verify(&buf[..50], &ring), Err(AuthError::Malformed(Error::BadTrailerLength { .. }))));
+        // A MAC one byte short is reported as a MAC problem, not an extension field's.
+        assert_eq!(
+            verify(&buf[..len - 1], &ring),
+            Err(AuthError::Malformed(Error::BadMacLength { offset: 48, len: 23 }))
+        );
 
         let mut nak = [0u8; 52];
         emit_crypto_nak(&mut nak, 48).unwrap();
@@ -201,6 +213,25 @@ mod tests {
         // The extension field is covered too.
         buf[60] ^= 0x80;
         assert_eq!(verify(&buf[..len], &key), Err(AuthError::BadMac { key_id: 77 }));
+    }
+
+    #[test]
+    fn test_sign_to_vec_matches_sign_in_place() {
+        for entry in keys() {
+            let mut fixed = [0x5au8; 100];
+            let len = sign(&mut fixed, 48, &entry.key).unwrap();
+            let mut grown = vec![0x5au8; 48];
+            assert_eq!(sign_to_vec(&mut grown, &entry.key), Ok(len));
+            assert_eq!(grown, fixed[..len]);
+        }
+    }
+
+    #[test]
+    fn test_sign_to_vec_refuses_a_short_packet_and_leaves_it() {
+        let [md5, ..] = keys();
+        let mut short = vec![7u8; 47];
+        assert_eq!(sign_to_vec(&mut short, &md5.key), Err(Error::Truncated { len: 47 }));
+        assert_eq!(short, vec![7u8; 47]);
     }
 
     #[test]

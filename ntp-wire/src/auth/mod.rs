@@ -21,12 +21,15 @@
 //! # Pieces
 //!
 //! * [`Key`]: id, type and secret, with the MAC state prepared once; the
-//!   secret is wiped on drop and never printed.
+//!   secret is wiped on drop and never printed. Made from bytes
+//!   ([`Key::new`]), hex ([`Key::from_hex`]) or text ([`Key::from_ascii`]).
 //! * [`KeyLookup`]: how [`verify`] finds a key and learns whether it is
 //!   trusted. Implemented by slices (`[Key]`, `[KeyEntry]`) for `no_std`
 //!   without an allocator, and by `Keyring` (feature `alloc`).
 //! * [`sign`] and [`verify`]: in place, no allocation, constant-time
 //!   comparison, and an [`AuthError`] that says exactly why a packet failed.
+//!   With the `alloc` feature, `sign_to_vec` appends the MAC to a `Vec`
+//!   and needs no buffer sizing.
 //! * [`emit_crypto_nak`] and [`is_crypto_nak`]: the zero-key-id "I could not
 //!   authenticate you" reply.
 //! * [`parse_ntp_keys`], [`parse_chrony_keys`], [`parse_trusted_keys`]: key
@@ -61,6 +64,7 @@ mod keyring;
 mod lookup;
 mod mac;
 
+pub use crate::trailer::emit_crypto_nak;
 pub use error::{AuthError, KeyError};
 pub use key::{Key, MAX_SECRET_LEN, MacDigest};
 pub use key_type::{KEY_ID_LEN, KeyType, MAX_DIGEST_LEN, UnknownKeyType};
@@ -71,7 +75,9 @@ pub use keyfile::{
 #[cfg(feature = "alloc")]
 pub use keyring::Keyring;
 pub use lookup::{KeyEntry, KeyLookup};
-pub use mac::{emit_crypto_nak, is_crypto_nak, sign, verify};
+#[cfg(feature = "alloc")]
+pub use mac::sign_to_vec;
+pub use mac::{is_crypto_nak, sign, verify};
 
 #[cfg(test)]
 mod tests;

@@ -23,10 +23,8 @@ pub use chrony::{ChronyKeys, parse_chrony_keys};
 pub use ntp::{NTP_KEYS_MAX_ASCII_LEN, NTP_KEYS_MAX_HEX_BYTES, NtpKeys, parse_ntp_keys};
 pub use trusted::{TrustedKeyIds, TrustedKeysError, TrustedKeysErrorKind, parse_trusted_keys};
 
-use zeroize::Zeroizing;
-
 use super::error::KeyError;
-use super::key::{Key, MAX_SECRET_LEN};
+use super::key::{Key, MAX_SECRET_LEN, check_hex};
 use super::key_type::KeyType;
 
 /// A key file line that could not be read.
@@ -145,39 +143,21 @@ fn parse_key_type(field: &str) -> Result<KeyType, KeyFileErrorKind> {
     KeyType::from_name(field).ok_or(KeyFileErrorKind::UnknownKeyType)
 }
 
-/// Decodes hex (either case) into a wiped buffer and makes the key from it.
+/// Decodes hex (either case) into a key, refusing more than `max_len`
+/// bytes, with the key-file flavour of each error.
 fn key_from_hex(id: u32, key_type: KeyType, hex: &str, max_len: usize) -> Result<Key, KeyFileErrorKind> {
-    let digits = hex.len();
-    if digits == 0 {
-        return Err(KeyFileErrorKind::EmptyKey);
-    }
-    if let Some(index) = hex.bytes().position(|c| hex_value(c).is_none()) {
-        return Err(KeyFileErrorKind::BadHex { position: index + 1 });
-    }
-    if digits % 2 != 0 {
-        return Err(KeyFileErrorKind::OddHexLength { digits });
-    }
-    let len = digits / 2;
+    let as_file_error = |e| match e {
+        KeyError::EmptySecret => KeyFileErrorKind::EmptyKey,
+        KeyError::BadHex { position } => KeyFileErrorKind::BadHex { position },
+        KeyError::OddHexLength { digits } => KeyFileErrorKind::OddHexLength { digits },
+        other => KeyFileErrorKind::Key(other),
+    };
+    let len = check_hex(hex).map_err(as_file_error)?;
     let max_len = max_len.min(MAX_SECRET_LEN);
     if len > max_len {
         return Err(KeyFileErrorKind::Key(KeyError::SecretTooLong { len, max: max_len }));
     }
-    let mut buf = Zeroizing::new([0u8; MAX_SECRET_LEN]);
-    for (pair, out) in hex.as_bytes().chunks_exact(2).zip(buf.iter_mut()) {
-        // Every byte was checked above, so the fallback zero is never used.
-        let nibble = |offset: usize| pair.get(offset).and_then(|&c| hex_value(c)).unwrap_or(0);
-        *out = (nibble(0) << 4) | nibble(1);
-    }
-    Ok(Key::new(id, key_type, buf.get(..len).unwrap_or(&[]))?)
-}
-
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
+    Key::from_hex(id, key_type, hex).map_err(as_file_error)
 }
 
 #[cfg(test)]
