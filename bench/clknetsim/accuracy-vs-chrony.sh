@@ -17,7 +17,9 @@
 #
 # Options:
 #   --ntp-node PATH   our daemon (or env NTP_NODE); without it only chronyd runs
-#   --ntpsec PATH     NTPsec ntpd binary (or env NTPSEC_NTPD), a third column
+#   --ntpsec PATH     NTPsec ntpd binary (or env NTPSEC_NTPD), a third column;
+#                     it runs with ntpsec-shim.c preloaded before clknetsim
+#                     (pselect and SO_TIMESTAMPNS, which clknetsim lacks)
 #   --smoke           one scenario (lan), one seed, one simulated hour; checks
 #                     that each client ran and synchronised (exit 1 if not)
 #   --scenarios "A B" subset of: lan wan three-servers asymmetric cold-start
@@ -130,6 +132,10 @@ if ! make -C "$WORK/clknetsim" -j2 clknetsim clknetsim.so >"$WORK/build.log" 2>&
 fi
 SIM=$WORK/clknetsim/clknetsim
 PRELOAD=$WORK/clknetsim/clknetsim.so
+if [ -n "$NTPSEC_NTPD" ]; then
+    cc -O2 -Wall -fPIC -shared -o "$WORK/ntpsec-shim.so" "$HERE/ntpsec-shim.c" -ldl ||
+        die "ntpsec-shim.c failed to build"
+fi
 
 # --- scenario definitions ---------------------------------------------------
 #
@@ -207,11 +213,16 @@ scenario_cold_start() { # 0.5 s off and 200 ppm fast at start
 
 # --- running one simulation -------------------------------------------------
 
-start_node() { # NODE LOGFILE COMMAND...
+start_node() { # NODE LOGFILE COMMAND... (env EXTRA_PRELOAD: a library to load first)
     local node=$1 log=$2
     shift 2
-    LD_PRELOAD=$PRELOAD CLKNETSIM_NODE=$node CLKNETSIM_SOCKET=$RUN/sock \
-        CLKNETSIM_RANDOM_SEED=$SEED "$@" >"$log" 2>&1 &
+    # The file-size limit stops a daemon that loops on an error from filling
+    # the disk with its log.
+    (
+        ulimit -f 204800
+        LD_PRELOAD=${EXTRA_PRELOAD:+$EXTRA_PRELOAD:}$PRELOAD CLKNETSIM_NODE=$node \
+            CLKNETSIM_SOCKET=$RUN/sock CLKNETSIM_RANDOM_SEED=$SEED exec "$@"
+    ) >"$log" 2>&1 &
     PIDS+=($!)
 }
 
@@ -245,7 +256,8 @@ start_client() { # DAEMON NODE
             echo "driftfile $RUN/drift.$node"
             for addr in $(server_addrs); do echo "server $addr iburst"; done
         } >"$RUN/ntp.$node.conf"
-        start_node "$node" "$RUN/log.$node" "$NTPSEC_NTPD" -n -g -c "$RUN/ntp.$node.conf"
+        EXTRA_PRELOAD=$WORK/ntpsec-shim.so \
+            start_node "$node" "$RUN/log.$node" "$NTPSEC_NTPD" -n -g -c "$RUN/ntp.$node.conf"
         ;;
     esac
 }
