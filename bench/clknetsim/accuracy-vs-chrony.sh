@@ -158,6 +158,11 @@ rnd() { # STREAM EXPR COUNT -> the expression, or a file of COUNT numbers from i
 # when read to its end, so this bounds only how long the input stays unrepeated.
 PACKETS=$((LIMIT + 100))
 SECONDS_N=$((LIMIT + 100))
+# The simulated clocks start at 2026-01-01 00:00:00 UTC. clknetsim's default,
+# 2010, is before NTPsec's build date, and NTPsec unfolds the 32-bit NTP era
+# of a stepped time into the 136 years from its build date: its first step
+# put the clock 2^32 s ahead.
+START_DATE=1767225600
 WANDER="(sum (* 1e-9 (normal)))" # random walk, 1 ppb/s^0.5
 
 link() { # FROM TO EXPR
@@ -221,7 +226,8 @@ start_node() { # NODE LOGFILE COMMAND... (env EXTRA_PRELOAD: a library to load f
     (
         ulimit -f 204800
         LD_PRELOAD=${EXTRA_PRELOAD:+$EXTRA_PRELOAD:}$PRELOAD CLKNETSIM_NODE=$node \
-            CLKNETSIM_SOCKET=$RUN/sock CLKNETSIM_RANDOM_SEED=$SEED exec "$@"
+            CLKNETSIM_SOCKET=$RUN/sock CLKNETSIM_RANDOM_SEED=$SEED \
+            CLKNETSIM_START_DATE=$START_DATE exec "$@"
     ) >"$log" 2>&1 &
     PIDS+=($!)
 }
