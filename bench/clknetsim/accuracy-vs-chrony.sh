@@ -54,8 +54,9 @@ SCENARIOS="lan wan three-servers asymmetric cold-start"
 SEEDS="1 2 3 4 5"
 LIVE_RNG=0
 KEEP=""
-NTP_NODE_CMD=${NTP_NODE_CMD:-'{bin} run --clock system {servers}'}
-NTP_NODE_SERVER_ARG=${NTP_NODE_SERVER_ARG:-'--server {addr}'}
+# The same configuration as chronyd's: iburst, and a step only above 0.1 s.
+NTP_NODE_CMD=${NTP_NODE_CMD:-'{bin} run --clock system --step-threshold 0.1 {servers}'}
+NTP_NODE_SERVER_ARG=${NTP_NODE_SERVER_ARG:-'--server {addr},iburst'}
 RUN_TIMEOUT=${CLKNETSIM_RUN_TIMEOUT:-900}
 
 die() {
