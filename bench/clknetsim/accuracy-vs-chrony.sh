@@ -298,6 +298,14 @@ run_one() { # SCENARIO DAEMON SEED -> appends metrics to results.tsv
         tail -5 "$RUN/sim.log" "$RUN/log.$node" >&2 || true
         return 1
     fi
+    # clknetsim ends the simulation early when a client exits.
+    local logged
+    logged=$(wc -l <"$RUN/offset.log")
+    if [ "$logged" -lt "$LIMIT" ]; then
+        echo "  $scenario/$daemon/seed $SEED: the simulation ended after $logged of $LIMIT s; the client's log ends:" >&2
+        tail -5 "$RUN/log.$node" >&2 || true
+        return 1
+    fi
     local line kv
     line=$(python3 "$HERE/summarize.py" metrics "$RUN/offset.log" "$node" "$WARMUP") || return 1
     for kv in $line; do
