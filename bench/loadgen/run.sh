@@ -131,7 +131,9 @@ EOF
     die "$daemon does not answer ${mode} requests on 127.0.0.1:$PORT"
 }
 
-measure() { # DAEMON MODE -> replies/s
+# Runs in this shell, not in a $(...) subshell, so that the EXIT trap sees the
+# server's PID and stops it whatever fails.
+measure() { # DAEMON MODE -> RATE (replies/s)
     local daemon=$1 mode=$2 keyopts=() out
     [ "$mode" = md5 ] && keyopts=(-k "$KEYID" -K "$KEY")
     start_server "$daemon" "$mode"
@@ -140,7 +142,7 @@ measure() { # DAEMON MODE -> replies/s
     stop_server
     echo "  $mode/$daemon: $out" >&2
     out=${out##*rate=}
-    echo "${out%% *}"
+    RATE=${out%% *}
 }
 
 median() {
@@ -157,7 +159,8 @@ for mode in nokey md5; do
         order=$DAEMONS
         [ $((round % 2)) = 0 ] && order=$(echo "$DAEMONS" | tr ' ' '\n' | tac | tr '\n' ' ')
         for daemon in $order; do
-            rates[$daemon]="${rates[$daemon]:-} $(measure "$daemon" "$mode")"
+            measure "$daemon" "$mode"
+            rates[$daemon]="${rates[$daemon]:-} $RATE"
         done
     done
     c=$(echo "${rates[chronyd]}" | median)
