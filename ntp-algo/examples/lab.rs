@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ntp_algo::association::AssociationMode;
+use ntp_algo::AssociationMode;
 use ntp_algo::events::Event;
 use ntp_algo::scenarios::{self, Scenario};
 use ntp_algo::sim::Simulation;

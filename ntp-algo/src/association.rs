@@ -27,67 +27,13 @@ use crate::constants::{
     BURST_PACKETS, BURST_SPACING_LOG2, MAXDISP, MAXDIST, MAXPOLL, MAXSTRAT, MINDISP, MINPOLL, PHI, POLL_LIMIT_MAX,
     POLL_LIMIT_MIN,
 };
-use crate::events::PacketTest;
 use crate::filter::{ClockFilter, FilterOutput, FilterParams, FilterSample, FilterVerdict};
+use crate::ids::{AssociationId, AssociationMode, PACKET_TESTS, PacketTest, count_rejection};
 use crate::onwire::{Exchange, broadcast_sample, log2_seconds};
+use crate::system::SelectionStatus;
 
 /// Client/server exchanges a broadcast client makes to calibrate the delay.
 pub const CALIBRATION_EXCHANGES: u8 = 4;
-
-/// Identifies an association within one engine. Never reused while the
-/// engine lives (until 2^32 associations have been created).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AssociationId(pub u32);
-
-impl core::fmt::Display for AssociationId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// The local side's mode of an association (RFC 5905 §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AssociationMode {
-    /// We poll a server (`ntp server`, `unicast-server`).
-    Client,
-    /// We poll a peer and let it synchronize to us too (`ntp peer`, `unicast-peer`).
-    SymmetricActive,
-    /// Created when a symmetric active peer contacts us.
-    SymmetricPassive,
-    /// We send mode 5 packets to a broadcast address (`ntp broadcast`).
-    BroadcastServer,
-    /// We listen to a broadcast server (`ntp broadcast client`), after
-    /// calibrating the delay with a few client/server exchanges.
-    BroadcastClient,
-}
-
-impl AssociationMode {
-    /// The mode our packets carry.
-    pub const fn packet_mode(self) -> Mode {
-        match self {
-            AssociationMode::Client | AssociationMode::BroadcastClient => Mode::Client,
-            AssociationMode::SymmetricActive => Mode::SymmetricActive,
-            AssociationMode::SymmetricPassive => Mode::SymmetricPassive,
-            AssociationMode::BroadcastServer => Mode::Broadcast,
-        }
-    }
-
-    /// Whether both sides may synchronize to each other.
-    pub const fn is_symmetric(self) -> bool {
-        matches!(self, AssociationMode::SymmetricActive | AssociationMode::SymmetricPassive)
-    }
-
-    /// The short name used in status views.
-    pub const fn name(self) -> &'static str {
-        match self {
-            AssociationMode::Client => "client",
-            AssociationMode::SymmetricActive => "sym_active",
-            AssociationMode::SymmetricPassive => "sym_passive",
-            AssociationMode::BroadcastServer => "bcast_server",
-            AssociationMode::BroadcastClient => "bcast_client",
-        }
-    }
-}
 
 /// What the caller configures for an association.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -336,7 +282,7 @@ pub struct AssociationCounters {
     /// Packets that passed every test and gave a sample.
     pub samples: u64,
     /// Packets rejected, per test number - 1.
-    pub rejected_by_test: [u64; 7],
+    pub rejected_by_test: [u64; PACKET_TESTS],
     /// Kiss-o'-death packets accepted.
     pub kod: u64,
 }
@@ -375,6 +321,7 @@ pub struct Association {
     broadcast_delay: Option<f64>,
     filter: ClockFilter,
     counters: AssociationCounters,
+    selection: SelectionStatus,
 }
 
 impl Association {
@@ -413,6 +360,7 @@ impl Association {
             broadcast_delay: None,
             filter: ClockFilter::new(),
             counters: AssociationCounters::default(),
+            selection: SelectionStatus::Rejected,
         }
     }
 
@@ -708,9 +656,7 @@ impl Association {
     }
 
     fn count_rejection(&mut self, test: PacketTest) {
-        if let Some(slot) = self.counters.rejected_by_test.get_mut(test.number() - 1) {
-            *slot += 1;
-        }
+        count_rejection(&mut self.counters.rejected_by_test, test);
     }
 
     /// Runs the poll process if a poll is due at `now`. `system_poll` is the
@@ -852,8 +798,13 @@ impl Association {
         self.xmt = NtpTimestamp::ZERO;
     }
 
-    /// Moves the poll schedule; used when the owner's timeline shifts.
-    pub fn set_next_poll(&mut self, at: f64) {
-        self.next_poll = at;
+    /// How the selection last judged this association.
+    pub fn selection(&self) -> SelectionStatus {
+        self.selection
+    }
+
+    /// Records the selection's verdict (the engine's system process).
+    pub(crate) fn set_selection(&mut self, status: SelectionStatus) {
+        self.selection = status;
     }
 }

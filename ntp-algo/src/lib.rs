@@ -82,6 +82,7 @@ pub mod discipline;
 pub mod engine;
 pub mod events;
 pub mod filter;
+mod ids;
 pub mod leap;
 pub mod onwire;
 pub mod ratelimit;
@@ -91,17 +92,16 @@ pub mod server;
 pub mod sim;
 pub mod status;
 pub mod system;
+mod table;
 
 // The names most users need, at the crate root. Code outside this crate
 // should import from here: the module paths are being curated.
 pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError};
-pub use association::{
-    Association, AssociationConfig, AssociationCounters, AssociationId, AssociationMode, AuthStatus, ConfigError,
-    Unfit,
-};
+pub use association::{Association, AssociationConfig, AssociationCounters, AuthStatus, ConfigError, Unfit};
 pub use discipline::{ClockState, DisciplineConfig};
 pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, Transmit};
-pub use events::{Counters, DemobilizeReason, Event, PacketTest};
+pub use events::{Counters, DemobilizeReason, Event};
+pub use ids::{AssociationId, AssociationMode, PacketTest};
 pub use leap::{LeapCommand, LeapCommandError, LeapFileError, LeapSecondsList};
 pub use ratelimit::RateLimitConfig;
 pub use select::SelectConfig;

@@ -16,7 +16,7 @@
 
 use core::net::IpAddr;
 
-use ntp_wire::auth::{self, AuthError, KeyLookup};
+use ntp_wire::auth::{self, AuthError, Key, KeyLookup};
 use ntp_wire::{KissCode, LeapIndicator, Mode, NtpTimestamp, Packet, ReferenceId, Repr, Stratum, Version};
 
 use crate::access::AccessClass;
@@ -124,6 +124,41 @@ pub struct Request<'a> {
     pub now: f64,
 }
 
+/// A request the engine's dispatch has parsed and MAC-checked already
+/// (a mode 1 packet that may not create an association): the responder
+/// answers it without doing either again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verified<'p, 'b> {
+    /// The packet, structure checked.
+    pub(crate) packet: &'p Packet<&'b [u8]>,
+    /// The MAC verdict: the id of the trusted key it verified with, or why not.
+    pub(crate) key_id: Result<u32, AuthError>,
+}
+
+/// The MAC check of a request: still to run, or already run by the caller.
+#[derive(Clone, Copy, Debug)]
+enum MacCheck<'b> {
+    /// Verify these bytes.
+    Verify(&'b [u8]),
+    /// The caller's verdict: the trusted key's id, or why not.
+    Done(Result<u32, AuthError>),
+}
+
+impl MacCheck<'_> {
+    /// The key a request verified with (`None`: no MAC), or why it failed.
+    fn run<K: KeyLookup + ?Sized>(self, keys: &K) -> Result<Option<&Key>, AuthError> {
+        let verdict = match self {
+            MacCheck::Verify(bytes) => auth::verify(bytes, keys).map(|key| key.id()),
+            MacCheck::Done(verdict) => verdict,
+        };
+        match verdict {
+            Ok(key_id) => keys.lookup(key_id).map(|(key, _)| Some(key)).ok_or(AuthError::UnknownKey { key_id }),
+            Err(AuthError::NoMac) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 /// The stateless server.
 #[derive(Debug)]
 pub struct Responder {
@@ -169,6 +204,35 @@ impl Responder {
         out: &mut [u8],
     ) -> Response {
         let response = self.decide(request, system, keys, out);
+        self.count(response);
+        response
+    }
+
+    /// [`Responder::respond`] for a packet the caller has parsed and
+    /// MAC-checked already.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_verified<K: KeyLookup + ?Sized>(
+        &mut self,
+        verified: Verified<'_, '_>,
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+    ) -> Response {
+        let verdict = MacCheck::Done(verified.key_id);
+        let response = if out.len() < MAX_REPLY_LEN {
+            Response::Drop(DropReason::BufferTooSmall)
+        } else {
+            self.answer(verified.packet, source, access, received, now, system, keys, out, verdict)
+        };
+        self.count(response);
+        response
+    }
+
+    fn count(&mut self, response: Response) {
         match response {
             Response::Reply { key_id, .. } => {
                 self.counters.replies += 1;
@@ -188,7 +252,6 @@ impl Responder {
                 }
             }
         }
-        response
     }
 
     fn decide<K: KeyLookup + ?Sized>(
@@ -203,6 +266,26 @@ impl Responder {
             return Response::Drop(DropReason::BufferTooSmall);
         }
         let Ok(packet) = Packet::new_checked(bytes) else { return Response::Drop(DropReason::Malformed) };
+        let verdict = MacCheck::Verify(bytes);
+        self.answer(&packet, source, access, received, now, system, keys, out, verdict)
+    }
+
+    /// The checks after parsing, in order of cost, and the reply. `verdict`
+    /// gives the MAC's verdict; it runs only once access and the rate
+    /// limiter have let the request through.
+    #[allow(clippy::too_many_arguments)]
+    fn answer<K: KeyLookup + ?Sized>(
+        &mut self,
+        packet: &Packet<&[u8]>,
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+        verdict: MacCheck<'_>,
+    ) -> Response {
         let reply_mode = match packet.mode() {
             Mode::Client => Mode::Server,
             Mode::SymmetricActive if self.config.answer_symmetric => Mode::SymmetricPassive,
@@ -222,12 +305,11 @@ impl Responder {
         if rate == RateDecision::Drop {
             return Response::Drop(DropReason::RateLimited);
         }
-        let key = match auth::verify(bytes, keys) {
-            Ok(key) => Some(key),
-            Err(AuthError::NoMac) => None,
+        let key = match verdict.run(keys) {
+            Ok(key) => key,
             Err(error) => {
                 if self.config.crypto_nak_on_failure {
-                    return self.crypto_nak(&packet, reply_mode, received, out);
+                    return self.crypto_nak(packet, reply_mode, received, out);
                 }
                 return Response::Drop(DropReason::AuthFailed(error));
             }

@@ -21,9 +21,10 @@ use std::net::SocketAddr;
 use ntp_wire::auth::Keyring;
 use ntp_wire::{NtpDuration, NtpTimestamp};
 
-use crate::association::{AssociationConfig, AssociationId};
+use crate::association::AssociationConfig;
 use crate::engine::{ClockAction, Engine, EngineConfig, Output, Transmit};
 use crate::events::Event;
+use crate::ids::AssociationId;
 
 /// A small, fast, seedable generator (SplitMix64). Not for cryptography.
 #[derive(Clone, Debug)]

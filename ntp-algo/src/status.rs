@@ -16,9 +16,9 @@ use core::net::SocketAddr;
 
 use ntp_wire::{LeapIndicator, NtpDate, NtpTimestamp, ReferenceId};
 
-use crate::association::{AssociationId, AssociationMode};
 use crate::discipline::ClockState;
 use crate::engine::Engine;
+use crate::ids::{AssociationId, AssociationMode};
 use crate::system::{SelectionStatus, SyncSource};
 
 /// The system's status (cntpSys*).

@@ -5,8 +5,8 @@ use core::net::IpAddr;
 
 use ntp_wire::{LeapIndicator, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
 
-use crate::association::AssociationId;
 use crate::constants::{MAXSTRAT, PHI};
+use crate::ids::AssociationId;
 
 /// Where the system takes its time from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

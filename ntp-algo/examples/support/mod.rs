@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use ntp_algo::access::{AccessClass, AccessList, Prefix};
-use ntp_algo::association::{AssociationConfig, AssociationMode};
 use ntp_algo::engine::{ClockAction, Engine, EngineConfig, Output};
 use ntp_algo::ratelimit::RateLimitConfig;
 use ntp_algo::status;
+use ntp_algo::{AssociationConfig, AssociationMode};
 use ntp_wire::auth::Keyring;
 use ntp_wire::{NtpDuration, NtpTimestamp};
 
