@@ -15,7 +15,7 @@
 //!   moment the true offset stays within 1 ms for the rest of the run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use ntp_algo::events::Event;
+use ntp_algo::Event;
 use ntp_algo::scenarios;
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];

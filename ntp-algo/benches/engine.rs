@@ -22,12 +22,12 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ntp_algo::access::AccessClass;
-use ntp_algo::association::AssociationConfig;
-use ntp_algo::engine::{Engine, EngineConfig, Output};
-use ntp_algo::select::{Candidate, SelectConfig, Selector};
-use ntp_algo::server::{Request, Responder, ResponderConfig};
+use ntp_algo::AccessClass;
+use ntp_algo::AssociationConfig;
 use ntp_algo::sim::Rng;
+use ntp_algo::{Candidate, SelectConfig, Selector};
+use ntp_algo::{Engine, EngineConfig, Output};
+use ntp_algo::{Request, Responder, ResponderConfig};
 use ntp_wire::auth::{self, Key, KeyType, Keyring};
 use ntp_wire::{LeapIndicator, Mode, NtpDuration, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
 

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ntp_algo::AssociationMode;
-use ntp_algo::events::Event;
+use ntp_algo::Event;
 use ntp_algo::scenarios::{self, Scenario};
 use ntp_algo::sim::Simulation;
 use ntp_algo::status;
@@ -223,7 +223,7 @@ fn print_final_status(sim: &mut Simulation) {
 /// Seed 001 over real sockets: DeviceC (master 2), DeviceD (client of C),
 /// DeviceE (peer of D), each in its own thread with short polls.
 fn udp_lab() -> Result<(), String> {
-    use ntp_algo::access::{AccessClass, Prefix};
+    use ntp_algo::{AccessClass, Prefix};
     // One loopback address per node: reference ids are addresses, and loop
     // detection would mistake nodes sharing 127.0.0.1 for one another.
     let free = |ip: &str| -> Result<std::net::SocketAddr, String> {

@@ -37,6 +37,7 @@ pub const CALIBRATION_EXCHANGES: u8 = 4;
 
 /// What the caller configures for an association.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssociationConfig {
     /// The remote address (for a broadcast server: where to send).
     pub address: SocketAddr,
@@ -184,7 +185,7 @@ pub enum ConfigError {
 
 /// How an arriving packet authenticated, as the engine found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthStatus {
+pub(crate) enum AuthStatus {
     /// No MAC.
     None,
     /// The MAC verified with this trusted key.
@@ -200,7 +201,7 @@ pub enum AuthStatus {
 
 /// What the engine knows that an association needs to judge a packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReceiveContext {
+pub(crate) struct ReceiveContext {
     /// Our clock's precision, log2 seconds.
     pub precision: i8,
     /// Whether our clock is synchronized (for the filter's "use a sample once" rule).
@@ -219,7 +220,7 @@ pub struct ReceiveContext {
 
 /// What became of a packet handed to [`Association::receive`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ReceiveOutcome {
+pub(crate) enum ReceiveOutcome {
     /// A packet test failed; see the module doc for what each leaves behind.
     Rejected(PacketTest),
     /// A valid kiss-o'-death. RATE has been acted on already; DENY and RSTR
@@ -234,7 +235,7 @@ pub enum ReceiveOutcome {
 
 /// The report of one received packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReceiveReport {
+pub(crate) struct ReceiveReport {
     /// What happened.
     pub outcome: ReceiveOutcome,
     /// The association had been unreachable and this packet reached it.
@@ -246,7 +247,7 @@ pub struct ReceiveReport {
 
 /// What one poll asks of the owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PollReport {
+pub(crate) struct PollReport {
     /// Send a packet now (build it with [`Association::build_packet`]).
     pub transmit: bool,
     /// Reach dropped to zero at this poll.
@@ -257,7 +258,7 @@ pub struct PollReport {
 
 /// Why an association cannot be a candidate for synchronization (RFC 5905 §11.2 `fit()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unfit {
+pub(crate) enum Unfit {
     /// No answer in the last three polls.
     Unreachable,
     /// It says it is unsynchronized.
@@ -274,6 +275,7 @@ pub enum Unfit {
 
 /// Counters of one association.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssociationCounters {
     /// Packets sent.
     pub sent: u64,
@@ -327,7 +329,7 @@ pub struct Association {
 impl Association {
     /// A new association, first poll due at `now` (seconds on the caller's
     /// timeline; a passive association waits one poll interval).
-    pub fn new(id: AssociationId, config: AssociationConfig, ephemeral: bool, now: f64) -> Self {
+    pub(crate) fn new(id: AssociationId, config: AssociationConfig, ephemeral: bool, now: f64) -> Self {
         let first_poll = match config.mode {
             AssociationMode::SymmetricPassive => now + log2_seconds(config.min_poll),
             _ => now,
@@ -438,7 +440,7 @@ impl Association {
     }
 
     /// When the next poll is due, seconds on the caller's timeline.
-    pub fn next_poll(&self) -> f64 {
+    pub(crate) fn next_poll(&self) -> f64 {
         self.next_poll
     }
 
@@ -450,18 +452,18 @@ impl Association {
     /// The last clock filter output. Its offset is in the phase frame (see
     /// [`ReceiveContext::phase`]); [`Association::offset_now`] gives the
     /// offset as of now.
-    pub fn filter_output(&self) -> Option<FilterOutput> {
+    pub(crate) fn filter_output(&self) -> Option<FilterOutput> {
         self.filter.output()
     }
 
     /// The filtered offset brought up to date: the filter's offset less the
     /// phase slewed since (`phase` is the owner's slewed phase now), seconds.
-    pub fn offset_now(&self, phase: f64) -> Option<f64> {
+    pub(crate) fn offset_now(&self, phase: f64) -> Option<f64> {
         self.filter.output().map(|out| out.offset - phase)
     }
 
     /// The clock filter.
-    pub fn filter(&self) -> &ClockFilter {
+    pub(crate) fn filter(&self) -> &ClockFilter {
         &self.filter
     }
 
@@ -477,7 +479,7 @@ impl Association {
 
     /// Whether packets of mode `mode` belong to this association
     /// (RFC 5905 Figure 20, the PROC cells; see the engine for the rest).
-    pub fn accepts(&self, mode: Mode) -> bool {
+    pub(crate) fn accepts(&self, mode: Mode) -> bool {
         match (self.config.mode, mode) {
             (AssociationMode::SymmetricActive, Mode::SymmetricActive | Mode::SymmetricPassive) => true,
             (AssociationMode::SymmetricPassive, Mode::SymmetricActive) => true,
@@ -505,7 +507,7 @@ impl Association {
 
     /// Processes a packet from the remote, received at `dst` (our clock) =
     /// `now` (seconds on the caller's timeline).
-    pub fn receive(
+    pub(crate) fn receive(
         &mut self,
         packet: &Repr,
         dst: NtpTimestamp,
@@ -662,7 +664,7 @@ impl Association {
     /// Runs the poll process if a poll is due at `now`. `system_poll` is the
     /// discipline's poll interval (log2 s), which a reachable association
     /// follows within its own limits.
-    pub fn poll(&mut self, now: f64, system_poll: i8) -> PollReport {
+    pub(crate) fn poll(&mut self, now: f64, system_poll: i8) -> PollReport {
         let mut report = PollReport { transmit: false, became_unreachable: false, demobilize: false };
         if now < self.next_poll {
             return report;
@@ -727,7 +729,7 @@ impl Association {
     /// Our next packet's header, from the system variables in `template`;
     /// records its transmit time `now` (`at` on the caller's timeline) as the
     /// origin a genuine answer must carry.
-    pub fn build_packet(&mut self, template: &Repr, now: NtpTimestamp, at: f64) -> Repr {
+    pub(crate) fn build_packet(&mut self, template: &Repr, now: NtpTimestamp, at: f64) -> Repr {
         self.last_sent = at;
         let mode = self.config.mode.packet_mode();
         let symmetric = self.config.mode.is_symmetric();
@@ -750,7 +752,7 @@ impl Association {
     /// The synchronization distance λ of this source at `now` (RFC 5905
     /// §11.2): half the total round trip, plus the root dispersion, plus the
     /// peer dispersion grown since the sample, plus the jitter.
-    pub fn root_distance(&self, now: f64) -> f64 {
+    pub(crate) fn root_distance(&self, now: f64) -> f64 {
         match self.filter.output() {
             Some(out) => {
                 MINDISP.max(self.root_delay + out.delay) / 2.0
@@ -765,7 +767,7 @@ impl Association {
     /// Whether this association may be a candidate at `now` (RFC 5905 `fit()`).
     /// `system_poll` widens the distance limit by PHI times the poll interval;
     /// `our_ids` are the reference ids others would use for us (loop check).
-    pub fn fitness(&self, now: f64, system_poll: i8, our_ids: &[ReferenceId]) -> Result<(), Unfit> {
+    pub(crate) fn fitness(&self, now: f64, system_poll: i8, our_ids: &[ReferenceId]) -> Result<(), Unfit> {
         if self.config.mode == AssociationMode::BroadcastServer {
             return Err(Unfit::NotASource);
         }
@@ -794,7 +796,7 @@ impl Association {
     /// request sent before the step would give a sample off by the step).
     /// The filter keeps its samples: they are stored in the phase frame
     /// ([`ReceiveContext::phase`]), which the owner moves by the step.
-    pub fn clock_stepped(&mut self) {
+    pub(crate) fn clock_stepped(&mut self) {
         self.xmt = NtpTimestamp::ZERO;
     }
 

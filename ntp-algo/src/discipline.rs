@@ -192,13 +192,14 @@ const STARTUP_POLL_LOG2: i8 = 0;
 /// trusted as the frequency. Shorter spans (an initial burst, 2 s apart)
 /// give a slope too noisy to use: at 100 µs of offset noise the error of a
 /// 10 s fit is about 14 ppm, of a 30 s fit a few ppm.
-pub const FREQ_MIN_SPAN: f64 = 30.0;
+pub(crate) const FREQ_MIN_SPAN: f64 = 30.0;
 /// Lower bound on the clock jitter and on the precision used in it, seconds.
 const MIN_JITTER: f64 = 1e-9;
 
 /// Configuration of the clock discipline. Every field has the default of
 /// DESIGN.md §2 (ntpd where it differs from the RFC).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct DisciplineConfig {
     /// Step threshold STEPT, seconds (default 0.128). Offsets larger than this
     /// are stepped (after the stepout in FREQ, SPIK, SYNC). Zero, negative or

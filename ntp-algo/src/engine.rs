@@ -66,6 +66,7 @@ use crate::leap::{LeapCommand, LeapCommandError, LeapSecondsList};
 use crate::onwire::log2_seconds;
 use crate::select::{Candidate, SelectConfig, Selector};
 use crate::server::{Responder, ResponderConfig, Response};
+use crate::status::{PeerStatus, SystemStatus};
 use crate::system::{SelectionStatus, SyncSource, SystemVariables, reference_id_for};
 use crate::table::Table;
 
@@ -75,8 +76,11 @@ pub const MAX_DATAGRAM: usize = 128;
 /// The most datagrams kept waiting to be drained; more are dropped and counted.
 pub const TRANSMIT_QUEUE_LIMIT: usize = 1024;
 
-/// How the engine behaves. Every field has a default (see [`EngineConfig::default`]).
+/// How the engine behaves. Every field has a default (see
+/// [`EngineConfig::default`]); change fields by assignment or with the
+/// `with_*` methods (the struct is `#[non_exhaustive]`: fields may be added).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Precision of the local clock, log2 seconds (default -20, about 1 µs).
     pub precision: i8,
@@ -113,8 +117,8 @@ pub struct EngineConfig {
     /// others follow it, so an isolated network keeps one time.
     pub orphan_stratum: Option<u8>,
     /// Seconds after the engine starts before orphan mode may take over
-    /// (ntpd's `tos orphanwait`, default 300), so a restarting server does not
-    /// serve its own clock while its upstreams are still being heard.
+    /// (ntpd's `tos orphanwait`, default 300 s), so a restarting server does
+    /// not serve its own clock while its upstreams are still being heard.
     pub orphan_wait: f64,
     /// Frequency correction saved from an earlier run, ppm.
     pub saved_frequency_ppm: Option<f64>,
@@ -142,6 +146,57 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// Serve the local clock at `stratum` when no source is usable (`ntp master N`).
+    #[must_use]
+    pub fn with_local_reference(mut self, stratum: u8) -> Self {
+        self.local_reference_stratum = Some(stratum);
+        self
+    }
+
+    /// Orphan mode at `stratum` (`tos orphan N`).
+    #[must_use]
+    pub fn with_orphan(mut self, stratum: u8) -> Self {
+        self.orphan_stratum = Some(stratum);
+        self
+    }
+
+    /// Use only authenticated packets for time (`ntp authenticate`).
+    #[must_use]
+    pub fn with_authentication_required(mut self, on: bool) -> Self {
+        self.require_authentication = on;
+        self
+    }
+
+    /// Replace the access list.
+    #[must_use]
+    pub fn with_access(mut self, access: AccessList) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Listen to broadcast servers (`ntp broadcast client`).
+    #[must_use]
+    pub fn with_broadcast_client(mut self, on: bool) -> Self {
+        self.broadcast_client = on;
+        self
+    }
+
+    /// Add an address others reach this node at (for the loop check).
+    #[must_use]
+    pub fn with_local_address(mut self, address: IpAddr) -> Self {
+        self.local_addresses.push(address);
+        self
+    }
+
+    /// The server responder's settings.
+    #[must_use]
+    pub fn with_responder(mut self, responder: ResponderConfig) -> Self {
+        self.responder = responder;
+        self
+    }
+}
+
 /// A datagram to send.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
@@ -159,6 +214,7 @@ impl Transmit {
     }
 
     /// The bytes to send.
+    #[must_use]
     pub fn payload(&self) -> &[u8] {
         self.data.get(..usize::from(self.len)).unwrap_or(&[])
     }
@@ -172,6 +228,7 @@ impl core::fmt::Debug for Transmit {
 
 /// What the caller should do to its clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClockAction {
     /// Step the clock by `offset` seconds (add it to the current time).
     Step {
@@ -190,6 +247,8 @@ pub enum ClockAction {
 
 /// One output of the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use = "an engine output is an instruction: send it, apply it, log it, or wait until it"]
 pub enum Output {
     /// Send a datagram.
     Transmit(Transmit),
@@ -271,59 +330,120 @@ impl Engine {
     // ----- getters -----
 
     /// The configuration.
+    #[must_use]
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
     /// The system variables.
+    #[must_use]
     pub fn system(&self) -> &SystemVariables {
         &self.system
     }
 
-    /// The clock discipline.
-    pub fn discipline(&self) -> &Discipline {
+    /// The clock discipline (its internal timeline stays inside the engine;
+    /// [`Engine::system_status`] reports its state and frequency).
+    pub(crate) fn discipline(&self) -> &Discipline {
         &self.discipline
     }
 
-    /// Counters.
+    /// Counters of the dispatch and the associations.
+    #[must_use]
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
 
     /// The server responder (its counters, tracked sources).
+    #[must_use]
     pub fn responder(&self) -> &Responder {
         &self.responder
     }
 
     /// The keyring.
+    #[must_use]
     pub fn keys(&self) -> &Keyring {
         &self.keys
     }
 
-    /// All associations.
+    /// All associations, in no particular order.
     pub fn associations(&self) -> impl Iterator<Item = &Association> {
         self.associations.iter()
     }
 
     /// One association.
+    #[must_use]
     pub fn association(&self, id: AssociationId) -> Option<&Association> {
         self.associations.get(id)
     }
 
-    /// How the selection last judged an association.
+    /// The association with this remote address.
+    #[must_use]
+    pub fn association_at(&self, address: SocketAddr) -> Option<&Association> {
+        self.associations.find(address).and_then(|id| self.associations.get(id))
+    }
+
+    /// How the selection last judged an association ([`SelectionStatus::Rejected`]
+    /// for an unknown id).
+    #[must_use]
     pub fn selection_status(&self, id: AssociationId) -> SelectionStatus {
         self.associations.get(id).map(Association::selection).unwrap_or_default()
     }
 
+    /// When association `id` polls next, as a reading of the caller's clock.
+    #[must_use]
+    pub fn next_poll(&self, id: AssociationId) -> Option<NtpTimestamp> {
+        self.associations.get(id).map(|a| self.timestamp_at(a.next_poll()))
+    }
+
+    /// The system status at `now` (the caller's clock).
+    pub fn system_status(&self, now: NtpTimestamp) -> SystemStatus {
+        crate::status::system_status(self, now)
+    }
+
+    /// Every association's status at `now` (the caller's clock).
+    #[must_use]
+    pub fn peer_status(&self, now: NtpTimestamp) -> Vec<PeerStatus> {
+        crate::status::peer_status(self, now)
+    }
+
     /// `now` on the engine's timeline, seconds since the engine started
     /// (continuous across clock steps the engine ordered).
-    pub fn seconds(&self, now: NtpTimestamp) -> f64 {
+    pub(crate) fn seconds(&self, now: NtpTimestamp) -> f64 {
         (now - self.epoch).to_seconds_f64()
     }
 
     /// The caller's clock reading that corresponds to `at` on the engine's timeline.
-    pub fn timestamp_at(&self, at: f64) -> NtpTimestamp {
+    pub(crate) fn timestamp_at(&self, at: f64) -> NtpTimestamp {
         self.epoch + NtpDuration::from_seconds_f64(at)
+    }
+
+    /// Test hook: [`Engine::seconds`].
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_timeline_seconds(&self, now: NtpTimestamp) -> f64 {
+        self.seconds(now)
+    }
+
+    /// Test hook: [`Engine::timestamp_at`].
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_timestamp_at(&self, at: f64) -> NtpTimestamp {
+        self.timestamp_at(at)
+    }
+
+    /// Test hook: an association's last clock filter output (its time on
+    /// the engine's timeline, its offset in the phase frame).
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_filter_output(&self, id: AssociationId) -> Option<crate::FilterOutput> {
+        self.associations.get(id).and_then(Association::filter_output)
+    }
+
+    /// Test hook: an association's next poll on the engine's timeline, seconds.
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_next_poll_seconds(&self, id: AssociationId) -> Option<f64> {
+        self.associations.get(id).map(Association::next_poll)
     }
 
     // ----- commands -----
@@ -542,7 +662,6 @@ impl Engine {
     // ----- outputs -----
 
     /// The next thing to do. Call until it returns [`Output::Timeout`].
-    #[must_use]
     pub fn poll_output(&mut self) -> Output {
         if let Some(action) = self.clock_actions.pop_front() {
             return Output::Clock(action);
@@ -553,14 +672,21 @@ impl Engine {
         if let Some(event) = self.events.pop_front() {
             return Output::Event(event);
         }
+        Output::Timeout(self.next_deadline())
+    }
+
+    /// When to call [`Engine::handle_timeout`] next, as a reading of the
+    /// caller's clock; never before the latest reading given.
+    #[must_use]
+    pub fn next_deadline(&self) -> NtpTimestamp {
         // The f64 timeline rounds (by up to half an ulp: 2^-32 s after 24
         // days): never hand out a deadline before the latest reading.
-        let at = self.timestamp_at(self.next_deadline());
-        Output::Timeout(if (at - self.last_input).to_bits() < 0 { self.last_input } else { at })
+        let at = self.timestamp_at(self.next_deadline_seconds());
+        if (at - self.last_input).to_bits() < 0 { self.last_input } else { at }
     }
 
     /// The next deadline on the engine's timeline, never before the last input.
-    pub fn next_deadline(&self) -> f64 {
+    fn next_deadline_seconds(&self) -> f64 {
         let deadline =
             self.associations.first_due().into_iter().chain(self.next_tick).fold(self.last_now + 3600.0, f64::min);
         deadline.max(self.last_now)
@@ -987,7 +1113,7 @@ impl Engine {
     /// The phase this engine has moved its clock by so far, slews and steps,
     /// seconds: the reference of the clock filters' frame (see
     /// [`ReceiveContext::phase`]).
-    pub fn phase(&self) -> f64 {
+    pub(crate) fn phase(&self) -> f64 {
         self.discipline.slewed_phase() + self.stepped
     }
 

@@ -27,6 +27,7 @@ pub enum DemobilizeReason {
 
 /// Something worth logging or showing to an operator.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// An association was created.
     Mobilized {
@@ -125,6 +126,7 @@ pub enum Event {
 /// once, by the responder ([`crate::ResponderCounters`], through
 /// `Engine::responder`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Datagrams handed to the engine.
     pub received: u64,

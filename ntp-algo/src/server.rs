@@ -27,6 +27,7 @@ pub const MAX_REPLY_LEN: usize = 48 + 24;
 
 /// How the responder behaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ResponderConfig {
     /// Rate limiting per source; `None` answers every allowed request.
     pub rate_limit: Option<RateLimitConfig>,
@@ -47,6 +48,7 @@ impl Default for ResponderConfig {
 
 /// Why a request got no reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DropReason {
     /// Not a well-formed NTP packet.
     Malformed,
@@ -66,6 +68,8 @@ pub enum DropReason {
 
 /// What the responder did with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
 pub enum Response {
     /// A reply of `len` bytes is in the output buffer.
     Reply {
@@ -92,6 +96,7 @@ pub enum Response {
 
 /// Counters of the responder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResponderCounters {
     /// Replies written.
     pub replies: u64,

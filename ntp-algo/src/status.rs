@@ -1,6 +1,10 @@
 //! Status views: the monitoring data operators read, as plain data and as
 //! text in the style of the tools they already know.
 //!
+//! The plain data ([`SystemStatus`], [`PeerStatus`]) is re-exported at the
+//! crate root. The text views are public here until they move to the
+//! runtime crate, where a daemon's output belongs.
+//!
 //! The fields cover the white paper's MIB list (CISCO-NTP-MIB): for the
 //! system cntpSysStratum, Precision, RootDelay, RootDispersion, RefTime,
 //! Peer and Clock; for each association cntpPeersAssocId, Configured,
@@ -21,8 +25,10 @@ use crate::engine::Engine;
 use crate::ids::{AssociationId, AssociationMode};
 use crate::system::{SelectionStatus, SyncSource};
 
-/// The system's status (cntpSys*).
+/// The system's status (cntpSys*), from [`Engine::system_status`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use]
 pub struct SystemStatus {
     /// Whether the clock is synchronized.
     pub synchronized: bool,
@@ -62,8 +68,10 @@ pub struct SystemStatus {
     pub since_update: Option<f64>,
 }
 
-/// One association's status (cntpPeers*).
+/// One association's status (cntpPeers*), from [`Engine::peer_status`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use]
 pub struct PeerStatus {
     /// cntpPeersAssocId.
     pub id: AssociationId,
@@ -101,63 +109,63 @@ pub struct PeerStatus {
     pub selection: SelectionStatus,
 }
 
-impl Engine {
-    /// The system status at `now`.
-    pub fn system_status(&self, now: NtpTimestamp) -> SystemStatus {
-        let t = self.seconds(now);
-        let system = self.system();
-        let peer = system.system_peer().and_then(|id| self.association(id));
-        let discipline = self.discipline();
-        SystemStatus {
-            synchronized: system.is_synchronized(),
-            source: system.source,
-            stratum: system.stratum,
-            precision: system.precision,
-            root_delay: system.root_delay,
-            root_dispersion: system.root_dispersion_at(t),
-            reference_time: system.reference_time,
-            reference_id: system.reference_id,
-            system_peer: peer.map(|p| p.config().address),
-            system_peer_id: peer.map(|p| p.id()),
-            clock: now,
-            leap: system.leap,
-            offset: system.offset,
-            frequency_ppm: discipline.frequency_ppm(),
-            jitter: system.jitter,
-            clock_state: discipline.state(),
-            poll: system.poll,
-            since_update: system.is_synchronized().then_some(t - system.update_time),
-        }
+/// The system status at `now` ([`Engine::system_status`]).
+pub(crate) fn system_status(engine: &Engine, now: NtpTimestamp) -> SystemStatus {
+    let t = engine.seconds(now);
+    let system = engine.system();
+    let peer = system.system_peer().and_then(|id| engine.association(id));
+    let discipline = engine.discipline();
+    SystemStatus {
+        synchronized: system.is_synchronized(),
+        source: system.source,
+        stratum: system.stratum,
+        precision: system.precision,
+        root_delay: system.root_delay,
+        root_dispersion: system.root_dispersion_at(t),
+        reference_time: system.reference_time,
+        reference_id: system.reference_id,
+        system_peer: peer.map(|p| p.config().address),
+        system_peer_id: peer.map(|p| p.id()),
+        clock: now,
+        leap: system.leap,
+        offset: system.offset,
+        frequency_ppm: discipline.frequency_ppm(),
+        jitter: system.jitter,
+        clock_state: discipline.state(),
+        poll: system.poll,
+        since_update: system.is_synchronized().then_some(t - system.update_time),
     }
+}
 
-    /// Every association's status at `now`.
-    pub fn peer_status(&self, now: NtpTimestamp) -> Vec<PeerStatus> {
-        let t = self.seconds(now);
-        self.associations()
-            .map(|a| {
-                let out = a.filter_output();
-                PeerStatus {
-                    id: a.id(),
-                    configured: !a.is_ephemeral(),
-                    address: a.config().address,
-                    mode: a.config().mode,
-                    stratum: a.stratum(),
-                    root_delay: a.root_delay(),
-                    root_dispersion: a.root_dispersion(),
-                    reference_time: a.reference_time(),
-                    reference_id: a.reference_id(),
-                    reach: a.reach(),
-                    offset: a.offset_now(self.phase()),
-                    delay: out.map(|o| o.delay),
-                    dispersion: out.map(|_| a.filter().dispersion_at(t)),
-                    jitter: out.map(|o| o.jitter),
-                    poll: a.poll_log2(),
-                    since_sample: out.map(|o| t - o.time),
-                    selection: self.selection_status(a.id()),
-                }
-            })
-            .collect()
-    }
+/// Every association's status at `now` ([`Engine::peer_status`]).
+pub(crate) fn peer_status(engine: &Engine, now: NtpTimestamp) -> Vec<PeerStatus> {
+    let t = engine.seconds(now);
+    let phase = engine.phase();
+    engine
+        .associations()
+        .map(|a| {
+            let out = a.filter_output();
+            PeerStatus {
+                id: a.id(),
+                configured: !a.is_ephemeral(),
+                address: a.config().address,
+                mode: a.config().mode,
+                stratum: a.stratum(),
+                root_delay: a.root_delay(),
+                root_dispersion: a.root_dispersion(),
+                reference_time: a.reference_time(),
+                reference_id: a.reference_id(),
+                reach: a.reach(),
+                offset: a.offset_now(phase),
+                delay: out.map(|o| o.delay),
+                dispersion: out.map(|_| a.filter().dispersion_at(t)),
+                jitter: out.map(|o| o.jitter),
+                poll: a.poll_log2(),
+                since_sample: out.map(|o| t - o.time),
+                selection: a.selection(),
+            }
+        })
+        .collect()
 }
 
 fn refid_text(id: ReferenceId, stratum: u8) -> String {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use ntp_algo::scenarios::{self, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
 use ntp_algo::sim::Simulation;
-use ntp_algo::system::{SelectionStatus, SyncSource};
+use ntp_algo::{SelectionStatus, SyncSource};
 use ntp_wire::ReferenceId;
 
 fn ip(s: &str) -> IpAddr {
@@ -90,7 +90,7 @@ fn seed_000_002_peers_back_each_other_up() {
     assert_eq!(stratum(sim, r1), 2);
     assert_eq!(loops, 0, "R2 took R1 while R1 depended on R2");
     let events = sim.records().iter().filter(|r| r.node == r2);
-    let r2_took_r1 = events.filter(|r| matches!(r.event, ntp_algo::events::Event::SystemPeerChanged { .. })).count();
+    let r2_took_r1 = events.filter(|r| matches!(r.event, ntp_algo::Event::SystemPeerChanged { .. })).count();
     assert!(r2_took_r1 <= 1, "R2 hopped between sources {r2_took_r1} times");
 }
 
@@ -109,9 +109,7 @@ fn seed_003_falseticker_master_fallback_and_broadcast() {
         assert!(sim.true_offset(node).unwrap().abs() < 0.002);
     }
     assert!(
-        sim.records()
-            .iter()
-            .any(|r| r.node == p1 && matches!(r.event, ntp_algo::events::Event::FalsetickerRejected { .. }))
+        sim.records().iter().any(|r| r.node == p1 && matches!(r.event, ntp_algo::Event::FalsetickerRejected { .. }))
     );
     // Broadcast clients follow P1.
     for node in [b1, b2] {
@@ -188,7 +186,7 @@ fn a_client_whose_clock_is_set_wrong_recovers() {
         .iter()
         .filter(|r| r.node == client && r.time > 3000.0)
         .filter_map(|r| match r.event {
-            ntp_algo::events::Event::ClockStepped { offset } => Some(offset),
+            ntp_algo::Event::ClockStepped { offset } => Some(offset),
             _ => None,
         })
         .collect();
