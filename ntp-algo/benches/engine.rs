@@ -24,12 +24,38 @@ use std::net::SocketAddr;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use ntp_algo::AccessClass;
 use ntp_algo::AssociationConfig;
-use ntp_algo::sim::Rng;
 use ntp_algo::{Candidate, SelectConfig, Selector};
 use ntp_algo::{Engine, EngineConfig, Output};
 use ntp_algo::{Request, Responder, ResponderConfig};
 use ntp_wire::auth::{self, Key, KeyType, Keyring};
 use ntp_wire::{LeapIndicator, Mode, NtpDuration, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
+
+/// SplitMix64: a small seedable generator for the benchmark's inputs.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn gaussian(&mut self) -> f64 {
+        let u1 = self.uniform().max(f64::MIN_POSITIVE);
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * core::f64::consts::PI * u2).cos()
+    }
+}
 
 fn candidates(n: u32, rng: &mut Rng) -> Vec<Candidate> {
     (0..n)

@@ -91,12 +91,8 @@ mod ids;
 mod leap;
 mod onwire;
 mod ratelimit;
-#[doc(hidden)]
-pub mod scenarios;
 mod select;
 mod server;
-#[doc(hidden)]
-pub mod sim;
 pub mod status;
 mod system;
 mod table;

@@ -1,12 +1,12 @@
 //! The seed documents' scenarios, asserting the outcome each seed states.
-//! The topologies live in `ntp_algo::scenarios` (the lab prints the same runs).
+//! The topologies live in the `ntp-lab` crate (the lab prints the same runs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::net::IpAddr;
 
-use ntp_algo::scenarios::{self, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
-use ntp_algo::sim::Simulation;
 use ntp_algo::{SelectionStatus, SyncSource};
+use ntp_lab::{self as scenarios, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
+use ntp_sim::Simulation;
 use ntp_wire::ReferenceId;
 
 fn ip(s: &str) -> IpAddr {
@@ -36,7 +36,7 @@ fn selection_of(sim: &Simulation, node: usize, peer: &str) -> SelectionStatus {
 
 #[test]
 fn seed_001_master_client_peer_chain() {
-    let mut s = scenarios::seed_001(1);
+    let mut s = scenarios::seed_001(1).unwrap();
     s.sim.run_until(s.duration);
     let sim = &mut s.sim;
     let (c, d, e) = (sim.find("DeviceC").unwrap(), sim.find("DeviceD").unwrap(), sim.find("DeviceE").unwrap());
@@ -63,7 +63,7 @@ fn seed_001_master_client_peer_chain() {
 
 #[test]
 fn seed_000_002_peers_back_each_other_up() {
-    let mut s = scenarios::seed_000_002(1);
+    let mut s = scenarios::seed_000_002(1).unwrap();
     let sim = &mut s.sim;
     let (r1, r2) = (sim.find("R1").unwrap(), sim.find("R2").unwrap());
     let mut loops = 0;
@@ -96,7 +96,7 @@ fn seed_000_002_peers_back_each_other_up() {
 
 #[test]
 fn seed_003_falseticker_master_fallback_and_broadcast() {
-    let mut s = scenarios::seed_003(1);
+    let mut s = scenarios::seed_003(1).unwrap();
     let sim = &mut s.sim;
     let [p1, p2, b1, b2] = ["P1", "P2", "B1", "B2"].map(|n| sim.find(n).unwrap());
     sim.run_until(SEED_003_CUT - 1.0);
@@ -134,7 +134,7 @@ fn seed_003_falseticker_master_fallback_and_broadcast() {
 #[test]
 fn same_seed_same_run() {
     let run = |seed| {
-        let mut s = scenarios::seed_000_002(seed);
+        let mut s = scenarios::seed_000_002(seed).unwrap();
         s.sim.run_until(3000.0);
         (s.sim.records().to_vec(), s.sim.stats)
     };
@@ -144,7 +144,7 @@ fn same_seed_same_run() {
 
 #[test]
 fn orphan_mode_elects_the_lowest_address_and_keeps_one_time() {
-    let mut s = scenarios::orphan(1);
+    let mut s = scenarios::orphan(1).unwrap();
     let sim = &mut s.sim;
     let [o1, o2, o3] = ["O1", "O2", "O3"].map(|n| sim.find(n).unwrap());
     // Before orphan mode may start (300 s) nobody serves its own clock.
@@ -174,7 +174,7 @@ fn a_client_whose_clock_is_set_wrong_recovers() {
     // One client, synchronized, then someone sets its clock 0.5 s ahead:
     // the engine sees a spike, waits out the stepout, steps back, and is
     // within a millisecond again.
-    let mut s = scenarios::accuracy(3, 100e-6, 20.0, 0.05, 6000.0);
+    let mut s = scenarios::accuracy(3, 100e-6, 20.0, 0.05, 6000.0).unwrap();
     let client = s.sim.find("client").unwrap();
     s.sim.schedule_clock_step(3000.0, client, 0.5);
     s.sim.run_until(2999.0);

@@ -1,5 +1,19 @@
-//! A deterministic network simulator: many nodes running the real engine,
-//! virtual clocks, a virtual network, all in one process and virtual time.
+//! # ntp-sim
+//!
+//! A deterministic network simulator: many nodes running the real
+//! [`ntp_algo::Engine`], virtual clocks, a virtual network, all in one
+//! process and virtual time. For users who want to test a topology (their
+//! own configurations, a link that dies, a clock that drifts) before
+//! deploying it, and for this project's own seed scenarios and lab.
+//!
+//! It is a crate of its own rather than a module or feature of ntp-algo,
+//! as str0m keeps its network emulator in a crate beside the protocol
+//! crate: the engine stays free of anything that is only for testing
+//! (random numbers, clock models, an event queue), its API is not widened
+//! by types a daemon never needs, and the simulator can grow (topology
+//! files, plots) without touching the library that runs in production. It
+//! uses only ntp-algo's public API, which keeps that API honest: whatever
+//! a simulation needs, a real caller can do too.
 //!
 //! * Time is a single `f64` of true seconds since the start. Nothing sleeps:
 //!   the loop jumps from one event (a datagram arriving, a deadline, a
@@ -14,6 +28,8 @@
 //! * A seed fixes every random draw: the same seed and the same calls give
 //!   the same run, bit for bit.
 
+#![forbid(unsafe_code)]
+
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::net::SocketAddr;
@@ -21,10 +37,7 @@ use std::net::SocketAddr;
 use ntp_wire::auth::Keyring;
 use ntp_wire::{NtpDuration, NtpTimestamp};
 
-use crate::association::AssociationConfig;
-use crate::engine::{ClockAction, Engine, EngineConfig, Output, Transmit};
-use crate::events::Event;
-use crate::ids::AssociationId;
+use ntp_algo::{AssociationConfig, AssociationId, ClockAction, Engine, EngineConfig, Event, Output, Transmit};
 
 /// A small, fast, seedable generator (SplitMix64). Not for cryptography.
 #[derive(Clone, Debug)]
@@ -459,6 +472,8 @@ impl Simulation {
                     node.clock.correction_ppm = ppm;
                 }
                 Output::Event(event) => self.records.push(Record { time: now, node: index, event }),
+                // Outputs a later engine may add have no effect on the simulation.
+                Output::Clock(_) => {}
                 Output::Timeout(at) => {
                     // Solve reading(t') = at for the true time t', at the clock's current rate.
                     let ahead = (at - node.reading(now)).to_seconds_f64();
@@ -466,6 +481,7 @@ impl Simulation {
                     node.wake = now + (ahead / rate).max(0.0) + 1e-9;
                     return;
                 }
+                _ => {}
             }
         }
     }
