@@ -1272,43 +1272,4 @@ mod tests {
             }
         }
     }
-
-    /// Not a test: how the loop performs in the DESIGN.md yardstick scenario.
-    /// `cargo test -p ntp-algo --release discipline::tests::report -- --ignored --nocapture`
-    #[test]
-    #[ignore]
-    fn report() {
-        for noise in [20e-6, 50e-6, 100e-6] {
-            let seeds = 8u64;
-            let mut avg = [0.0f64; 6];
-            let mut worst = [0.0f64; 6];
-            for seed in 1..=seeds {
-                let osc = if seed % 2 == 0 { 100.0 } else { -100.0 };
-                let mut sim = default_sim(0.1, osc, noise, seed);
-                sim.run(600);
-                let a = sim.run(3000);
-                let b = sim.run(5 * 3600);
-                let c = sim.run(18 * 3600);
-                let v = [a.mean_abs, a.rms, b.mean_abs, b.rms, c.mean_abs, c.rms];
-                for (k, x) in v.iter().enumerate() {
-                    worst[k] = worst[k].max(*x);
-                    avg[k] += x / seeds as f64;
-                }
-            }
-            let us = |x: f64| (x * 1e6).round();
-            println!(
-                "noise {} us | 10-60 min mean {} rms {} (worst {}) | 1-6 h mean {} rms {} (worst {}) | 6-24 h mean {} rms {} (worst {}) us",
-                us(noise),
-                us(avg[0]),
-                us(avg[1]),
-                us(worst[1]),
-                us(avg[2]),
-                us(avg[3]),
-                us(worst[3]),
-                us(avg[4]),
-                us(avg[5]),
-                us(worst[5])
-            );
-        }
-    }
 }

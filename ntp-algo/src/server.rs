@@ -377,3 +377,91 @@ impl Responder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ntp_wire::auth::Keyring;
+
+    use super::*;
+
+    fn system() -> Repr {
+        Repr {
+            leap: LeapIndicator::NoWarning,
+            stratum: Stratum(2),
+            precision: -20,
+            reference_id: ReferenceId([10, 0, 0, 1]),
+            reference_time: NtpTimestamp::from_unix(1_795_219_100, 0),
+            ..Repr::default()
+        }
+    }
+
+    fn request(transmit: NtpTimestamp) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        Repr { mode: Mode::Client, poll: 6, transmit_time: transmit, ..Repr::default() }.emit_into(&mut out).unwrap();
+        out
+    }
+
+    /// Sends one request from 192.0.2.7 at `now` seconds; returns the response and the reply's header.
+    fn ask(responder: &mut Responder, access: AccessClass, now: f64) -> (Response, Option<Repr>, NtpTimestamp) {
+        let sent = NtpTimestamp::from_unix(1_795_219_200, 0) + ntp_wire::NtpDuration::from_seconds_f64(now);
+        let bytes = request(sent);
+        let received = sent + ntp_wire::NtpDuration::from_seconds_f64(0.0001);
+        let source = "192.0.2.7".parse().unwrap();
+        let mut out = [0u8; MAX_REPLY_LEN];
+        let r = Request { bytes: &bytes, source, access, received, now };
+        let response = responder.respond(&r, &system(), &Keyring::new(), &mut out);
+        let header = match response {
+            Response::Reply { len, .. } | Response::KissOfDeath { len, .. } => Repr::from_bytes(&out[..len]).ok(),
+            _ => None,
+        };
+        (response, header, sent)
+    }
+
+    #[test]
+    fn test_reply_carries_the_system_variables_and_our_origin() {
+        let mut responder = Responder::new(ResponderConfig::default());
+        let (response, reply, sent) = ask(&mut responder, AccessClass::Serve, 0.0);
+        assert!(matches!(response, Response::Reply { len: 48, key_id: None }), "{response:?}");
+        let reply = reply.unwrap();
+        assert_eq!((reply.mode, reply.stratum, reply.reference_id), (Mode::Server, Stratum(2), system().reference_id));
+        assert_eq!(reply.origin_time, sent, "the client's transmit time comes back as the origin");
+        assert_eq!(responder.counters().replies, 1);
+    }
+
+    #[test]
+    fn test_rate_kiss_of_death() {
+        let limit = RateLimitConfig { burst: 1, ..RateLimitConfig::default() };
+        let config = ResponderConfig { rate_limit: Some(limit), ..ResponderConfig::default() };
+        let mut responder = Responder::new(config);
+        let (first, _, _) = ask(&mut responder, AccessClass::Serve, 0.0);
+        assert!(matches!(first, Response::Reply { .. }), "{first:?}");
+        // Too soon after the first (minimum spacing 2 s, bucket empty): KoD RATE.
+        let (second, kod, sent) = ask(&mut responder, AccessClass::Serve, 0.5);
+        assert_eq!(second, Response::KissOfDeath { len: 48, code: KissCode::Rate });
+        let kod = kod.unwrap();
+        assert_eq!(kod.stratum, Stratum::UNSPECIFIED, "a KoD has stratum 0 (RFC 5905 §7.4)");
+        assert_eq!(kod.reference_id.0, *b"RATE");
+        assert_eq!(kod.leap, LeapIndicator::Unsynchronized);
+        assert_eq!(kod.mode, Mode::Server);
+        assert_eq!(kod.origin_time, sent, "the client matches the KoD to its request by the origin");
+        assert!(kod.reference_time.is_zero(), "a KoD carries no time of ours");
+        assert_eq!((kod.receive_time, kod.transmit_time), (sent, sent), "nor our clock");
+        // And a third, still too soon, is dropped: at most one KoD per spacing.
+        let (third, _, _) = ask(&mut responder, AccessClass::Serve, 1.0);
+        assert_eq!(third, Response::Drop(DropReason::RateLimited));
+        assert_eq!((responder.counters().kod_sent, responder.counters().rate_dropped), (1, 1));
+    }
+
+    #[test]
+    fn test_access_classes_for_time_requests() {
+        for class in AccessClass::ALL {
+            let mut responder = Responder::new(ResponderConfig::default());
+            let (response, _, _) = ask(&mut responder, class, 0.0);
+            if class.allows_time_requests() {
+                assert!(matches!(response, Response::Reply { .. }), "{class}: {response:?}");
+            } else {
+                assert_eq!(response, Response::Drop(DropReason::AccessDenied), "{class}");
+            }
+        }
+    }
+}

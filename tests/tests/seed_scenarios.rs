@@ -194,3 +194,64 @@ fn a_client_whose_clock_is_set_wrong_recovers() {
     assert!((steps[0] + 0.5).abs() < 0.01, "{steps:?}");
     assert!(s.sim.true_offset(client).unwrap().abs() < 0.001);
 }
+
+/// A client of four stratum-1 servers, two of them `apart` seconds ahead of
+/// the other two (perfect clocks, LAN links).
+fn two_against_two(apart: f64, split: usize) -> (Simulation, usize) {
+    use ntp_algo::{AssociationConfig, EngineConfig};
+    use ntp_sim::{ClockModel, LinkModel};
+    use ntp_wire::auth::Keyring;
+    let mut sim = Simulation::new(5);
+    let client = sim.add_node("C", scenarios::address("10.0.2.1"), EngineConfig::default(), Keyring::new(), {
+        ClockModel::PERFECT
+    });
+    for i in 0..4u8 {
+        let offset = if usize::from(i) < split { 0.0 } else { apart };
+        let clock = ClockModel { offset, frequency_ppm: 0.0, wander_ppm: 0.0 };
+        let ip = format!("10.0.1.{}", i + 1);
+        let config = EngineConfig::default().with_local_reference(1);
+        let server = sim.add_node(&ip, scenarios::address(&ip), config, Keyring::new(), clock);
+        sim.link(server, client, LinkModel::LAN);
+        sim.add_association(client, AssociationConfig::client(scenarios::address(&ip)).with_iburst(true)).unwrap();
+    }
+    (sim, client)
+}
+
+#[test]
+fn two_against_two_has_no_majority_and_no_system_peer() {
+    // RFC 5905 §11.2.1: the intersection needs the correctness intervals of
+    // a majority (more than half) to overlap; two pairs 100 ms apart give
+    // two intervals held by exactly half each, so no source is chosen and
+    // the client stays unsynchronized rather than pick a side.
+    // While the filters are filling, each source's root distance (its
+    // interval's half-width) is larger than the 100 ms between the pairs, so
+    // all four intervals overlap and a source may rightly be chosen. Once
+    // the filters are full (8 samples: iburst, then two 64 s polls; 300 s
+    // is ample), the pairs' intervals are disjoint and nothing may be.
+    let (mut sim, client) = two_against_two(0.100, 2);
+    let (mut observed, mut chosen) = (0, 0);
+    sim.run_until_with(2000.0, |sim| {
+        if sim.now() > 300.0 {
+            observed += 1;
+            if system_peer(sim, client).is_some() || synchronized(sim, client) {
+                chosen += 1;
+            }
+        }
+    });
+    assert!(observed > 50);
+    assert_eq!(chosen, 0, "a system peer was chosen without a majority");
+    let lost = sim.records().iter().any(|r| r.node == client && matches!(r.event, ntp_algo::Event::SyncLost));
+    assert!(lost, "the client gave up the source it had while the intervals overlapped");
+    assert_eq!(stratum(&sim, client), 16);
+    let engine = &sim.node(client).unwrap().engine;
+    assert!(engine.associations().all(|a| a.reach() != 0 && a.counters().samples > 0), "every server answers");
+    assert!(engine.associations().all(|a| a.selection() != SelectionStatus::SystemPeer));
+
+    // Control: three against one is a majority; the client follows the three.
+    let (mut sim, client) = two_against_two(0.100, 3);
+    sim.run_until(2000.0);
+    assert!(synchronized(&sim, client));
+    let peer = system_peer(&sim, client).unwrap();
+    assert_ne!(peer, ip("10.0.1.4"), "the lone server is the falseticker");
+    assert_eq!(selection_of(&sim, client, "10.0.1.4"), SelectionStatus::Falseticker);
+}
