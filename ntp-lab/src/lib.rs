@@ -258,3 +258,29 @@ pub fn accuracy(seed: u64, jitter: f64, ppm: f64, offset: f64, duration: f64) ->
 pub fn all(seed: u64) -> Result<Vec<Scenario>, ScenarioError> {
     Ok(vec![seed_001(seed)?, seed_000_002(seed)?, seed_003(seed)?, orphan(seed)?])
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn test_every_scenario_builds_without_a_refused_association() {
+        let scenarios = all(1).unwrap();
+        let names: Vec<_> = scenarios.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["seed-001", "seed-000-002", "seed-003", "orphan"]);
+        assert!(accuracy(1, 1e-4, 10.0, 0.1, 100.0).is_ok());
+    }
+
+    #[test]
+    fn test_seed_003_uses_only_authenticated_time() {
+        let s = seed_003(1).unwrap();
+        for name in ["P1", "P2", "B1", "B2"] {
+            let node = s.sim.node(s.sim.find(name).unwrap()).unwrap();
+            assert!(node.engine.config().require_authentication, "{name}");
+            let keyed = node.engine.associations().all(|a| a.config().key_id == Some(SCENARIO_KEY_ID));
+            assert!(keyed, "{name}: every configured association is signed");
+        }
+    }
+}
