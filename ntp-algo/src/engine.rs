@@ -56,7 +56,9 @@ use ntp_wire::auth::{self, AuthError, Keyring};
 use ntp_wire::{LeapIndicator, Mode, NtpDate, NtpDuration, NtpTimestamp, Packet, ReferenceId, Repr, Version};
 
 use crate::access::{AccessClass, AccessList};
-use crate::association::{Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome};
+use crate::association::{
+    Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome, Unfit,
+};
 use crate::constants::{MAXSTRAT, MINPOLL};
 use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
@@ -880,11 +882,17 @@ impl Engine {
         let phase = self.phase();
         // Only associations with a sample can be candidates; the others keep
         // the status they were created with (rejected) and are not visited.
+        let mut lost = Vec::new();
         for &id in self.associations.sampled() {
             let Some(association) = self.associations.get(id) else { continue };
             let Some(out) = association.filter_output() else { continue };
-            if association.fitness(t, self.system.poll, &self.our_ids).is_err() {
-                continue;
+            match association.fitness(t, self.system.poll, &self.our_ids) {
+                Ok(()) => {}
+                Err(Unfit::Unreachable | Unfit::TooFar | Unfit::Unsynchronized) => {
+                    lost.push(reference_id_for(association.config().address.ip()));
+                    continue;
+                }
+                Err(_) => continue,
             }
             self.candidates.push(Candidate {
                 id: association.id().0,
@@ -895,6 +903,7 @@ impl Engine {
                 prefer: association.config().prefer,
             });
         }
+        self.refuse_followers_of_lost(&lost);
         self.apply_orphan_rule();
         let current = self.system.system_peer().map(|id| id.0);
         let outcome = match self.selector.select(&self.candidates, current, &self.config.select) {
@@ -1089,6 +1098,34 @@ impl Engine {
         self.system.update_time = t;
         self.update_leap(t);
         self.push_event(Event::LocalReferenceInUse { stratum });
+    }
+
+    /// The loop test applied to what peers announce, for sources we lost.
+    ///
+    /// `lost` names the sources we had samples from and can no longer use
+    /// (unreachable, too far, or unsynchronized themselves). A candidate
+    /// whose reference id names one of them is synchronized to that source,
+    /// which we know to be gone or stale here; its claim (say, stratum 2
+    /// through S1) is at best one poll old and at worst rests on the same
+    /// loss. Following it is how a timing loop forms when an upstream dies:
+    /// in the orphan scenario O1 and O3 lost S1 on the same poll, each still
+    /// saw the other announce "stratum 2, reference S1", each took the
+    /// other, and the strata then counted up (O2 reached stratum 5) with no
+    /// upstream at all. RFC 5905's loop test (reference id = our address)
+    /// cannot see this two-node cycle, because neither had announced its
+    /// switch yet. Refusing such candidates until they announce a reference
+    /// we can still use costs at most their next poll when they have a path
+    /// of their own to the source, and breaks the cycle when they do not. A
+    /// source we never heard is not "lost": a peer synchronized to it by a
+    /// path of its own stays usable. (A departure from RFC 5905 and ntpd,
+    /// which rely on the loop test and orphan mode alone.)
+    fn refuse_followers_of_lost(&mut self, lost: &[ReferenceId]) {
+        if lost.is_empty() {
+            return;
+        }
+        let associations = &self.associations;
+        self.candidates
+            .retain(|c| associations.get(AssociationId(c.id)).is_none_or(|a| !lost.contains(&a.reference_id())));
     }
 
     /// Orphan mode's candidate rule. With no candidate below the orphan

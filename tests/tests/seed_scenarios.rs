@@ -255,3 +255,70 @@ fn two_against_two_has_no_majority_and_no_system_peer() {
     assert_ne!(peer, ip("10.0.1.4"), "the lone server is the falseticker");
     assert_eq!(selection_of(&sim, client, "10.0.1.4"), SelectionStatus::Falseticker);
 }
+
+/// Checks the graph of system peers at this instant: no cycle, and no
+/// node's stratum above its true distance from a reference (the stratum of
+/// the node at the end of its chain that serves its own clock, plus the
+/// hops to it). Returns a description of the first violation.
+fn timing_loop_or_inflated_stratum(sim: &Simulation) -> Option<String> {
+    let nodes = sim.nodes();
+    let next = |i: usize| -> Option<usize> {
+        let peer = system_peer(sim, i)?;
+        nodes.iter().position(|n| n.address.ip() == peer)
+    };
+    for start in 0..nodes.len() {
+        if !synchronized(sim, start) || next(start).is_none() {
+            continue;
+        }
+        let mut seen = vec![start];
+        let mut at = start;
+        while let Some(up) = next(at) {
+            if seen.contains(&up) {
+                let names: Vec<_> = seen.iter().map(|&i| nodes[i].name.as_str()).collect();
+                return Some(format!("cycle {names:?} -> {} at {:.0} s", nodes[up].name, sim.now()));
+            }
+            seen.push(up);
+            at = up;
+        }
+        let root = &nodes[at].engine.system();
+        if !matches!(root.source, SyncSource::LocalReference | SyncSource::Orphan) {
+            continue; // the chain ends at a node that has just lost its source
+        }
+        let hops = (seen.len() - 1) as u8;
+        let own = stratum(sim, start);
+        if own > root.stratum + hops {
+            return Some(format!(
+                "{} is stratum {own}, {hops} hops from {} at stratum {}, at {:.0} s",
+                nodes[start].name,
+                nodes[at].name,
+                root.stratum,
+                sim.now()
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn no_scenario_ever_forms_a_timing_loop_or_inflates_its_stratum() {
+    for mut scenario in scenarios::all(1).unwrap() {
+        let mut violations = Vec::new();
+        let mut next_sample = 0.0;
+        scenario.sim.run_until_with(scenario.duration, |sim| {
+            // Every second of the run (the simulator calls back after every event).
+            while sim.now() >= next_sample {
+                next_sample += 1.0;
+                if let Some(v) = timing_loop_or_inflated_stratum(sim) {
+                    violations.push(v);
+                }
+            }
+        });
+        assert!(
+            violations.is_empty(),
+            "{}: {} violations, first {:?}",
+            scenario.name,
+            violations.len(),
+            violations.first()
+        );
+    }
+}
