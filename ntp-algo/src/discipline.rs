@@ -108,11 +108,12 @@
 //!   the poll interval grow while |θ| < PGATE·ψ, so in steady state the phase
 //!   bias 16T·δ left by a frequency error δ grows until it is about PGATE·ψ;
 //!   how fast δ is driven to zero decides the steady-state error. In the
-//!   closed-loop simulation of the DESIGN.md yardstick (100 ppm, 0.1 s
+//!   closed-loop simulation of the accuracy yardstick (100 ppm, 0.1 s
 //!   start, white offset noise σ, polls 64..1024 s, 8 seeds) the RMS offset
 //!   from the 6th to the 24th hour was 98/246/492 µs with c = 4 and
-//!   55/137/273 µs with c = 2, for σ = 20/50/100 µs (the ignored test
-//!   `report` reproduces these). A clock filter that keeps the lowest-delay
+//!   55/137/273 µs with c = 2, for σ = 20/50/100 µs (measured when
+//!   the loop was tuned; the `accuracy` bench of the lab crate measures the
+//!   whole engine the same way today). A clock filter that keeps the lowest-delay
 //!   sample turns 100 µs of one-sided (queueing) delay jitter into roughly
 //!   σ = 15–20 µs of offset noise. With the poll interval pinned at 64 s
 //!   the same loop reaches 4/10/19 µs: the steady-state error is set by the
@@ -196,8 +197,8 @@ pub(crate) const FREQ_MIN_SPAN: f64 = 30.0;
 /// Lower bound on the clock jitter and on the precision used in it, seconds.
 const MIN_JITTER: f64 = 1e-9;
 
-/// Configuration of the clock discipline. Every field has the default of
-/// DESIGN.md §2 (ntpd where it differs from the RFC).
+/// Configuration of the clock discipline. Every field has the RFC 5905
+/// default, or ntpd's where the two differ (those fields say so).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct DisciplineConfig {
