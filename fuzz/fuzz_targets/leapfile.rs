@@ -30,9 +30,8 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use ntp_algo::leap::{
-    LeapCommand, LeapEntry, LeapFileError, LeapHash, LeapSecondsList, check_leap_command, end_of_month,
-};
+use ntp_algo::test_api::{check_leap_command, end_of_month};
+use ntp_algo::{LeapCommand, LeapEntry, LeapFileError, LeapHash, LeapSecondsList};
 use ntp_wire::{LeapIndicator, NtpDate};
 use sha1::{Digest, Sha1};
 

@@ -112,6 +112,7 @@ impl FromStr for AccessClass {
 /// An access class name that is not one of the five.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown access class {input:?}: expected peer, serve, serve-only, query-only or ignore")]
+#[non_exhaustive]
 pub struct AccessClassError {
     /// The text that failed to parse.
     pub input: String,
@@ -119,6 +120,7 @@ pub struct AccessClassError {
 
 /// Why a prefix could not be parsed or built. Every message quotes the input.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PrefixError {
     /// The part before `/` is not an IPv4 or IPv6 address.
     #[error("invalid prefix {input:?}: {address:?} is not an IPv4 or IPv6 address")]

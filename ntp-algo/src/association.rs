@@ -27,70 +27,17 @@ use crate::constants::{
     BURST_PACKETS, BURST_SPACING_LOG2, MAXDISP, MAXDIST, MAXPOLL, MAXSTRAT, MINDISP, MINPOLL, PHI, POLL_LIMIT_MAX,
     POLL_LIMIT_MIN,
 };
-use crate::events::PacketTest;
 use crate::filter::{ClockFilter, FilterOutput, FilterParams, FilterSample, FilterVerdict};
+use crate::ids::{AssociationId, AssociationMode, PACKET_TESTS, PacketTest, count_rejection};
 use crate::onwire::{Exchange, broadcast_sample, log2_seconds};
+use crate::system::SelectionStatus;
 
 /// Client/server exchanges a broadcast client makes to calibrate the delay.
 pub const CALIBRATION_EXCHANGES: u8 = 4;
 
-/// Identifies an association within one engine. Never reused while the
-/// engine lives (until 2^32 associations have been created).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AssociationId(pub u32);
-
-impl core::fmt::Display for AssociationId {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// The local side's mode of an association (RFC 5905 §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum AssociationMode {
-    /// We poll a server (`ntp server`, `unicast-server`).
-    Client,
-    /// We poll a peer and let it synchronize to us too (`ntp peer`, `unicast-peer`).
-    SymmetricActive,
-    /// Created when a symmetric active peer contacts us.
-    SymmetricPassive,
-    /// We send mode 5 packets to a broadcast address (`ntp broadcast`).
-    BroadcastServer,
-    /// We listen to a broadcast server (`ntp broadcast client`), after
-    /// calibrating the delay with a few client/server exchanges.
-    BroadcastClient,
-}
-
-impl AssociationMode {
-    /// The mode our packets carry.
-    pub const fn packet_mode(self) -> Mode {
-        match self {
-            AssociationMode::Client | AssociationMode::BroadcastClient => Mode::Client,
-            AssociationMode::SymmetricActive => Mode::SymmetricActive,
-            AssociationMode::SymmetricPassive => Mode::SymmetricPassive,
-            AssociationMode::BroadcastServer => Mode::Broadcast,
-        }
-    }
-
-    /// Whether both sides may synchronize to each other.
-    pub const fn is_symmetric(self) -> bool {
-        matches!(self, AssociationMode::SymmetricActive | AssociationMode::SymmetricPassive)
-    }
-
-    /// The short name used in status views.
-    pub const fn name(self) -> &'static str {
-        match self {
-            AssociationMode::Client => "client",
-            AssociationMode::SymmetricActive => "sym_active",
-            AssociationMode::SymmetricPassive => "sym_passive",
-            AssociationMode::BroadcastServer => "bcast_server",
-            AssociationMode::BroadcastClient => "bcast_client",
-        }
-    }
-}
-
 /// What the caller configures for an association.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssociationConfig {
     /// The remote address (for a broadcast server: where to send).
     pub address: SocketAddr,
@@ -238,7 +185,7 @@ pub enum ConfigError {
 
 /// How an arriving packet authenticated, as the engine found out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AuthStatus {
+pub(crate) enum AuthStatus {
     /// No MAC.
     None,
     /// The MAC verified with this trusted key.
@@ -254,7 +201,7 @@ pub enum AuthStatus {
 
 /// What the engine knows that an association needs to judge a packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReceiveContext {
+pub(crate) struct ReceiveContext {
     /// Our clock's precision, log2 seconds.
     pub precision: i8,
     /// Whether our clock is synchronized (for the filter's "use a sample once" rule).
@@ -273,7 +220,7 @@ pub struct ReceiveContext {
 
 /// What became of a packet handed to [`Association::receive`].
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ReceiveOutcome {
+pub(crate) enum ReceiveOutcome {
     /// A packet test failed; see the module doc for what each leaves behind.
     Rejected(PacketTest),
     /// A valid kiss-o'-death. RATE has been acted on already; DENY and RSTR
@@ -288,7 +235,7 @@ pub enum ReceiveOutcome {
 
 /// The report of one received packet.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ReceiveReport {
+pub(crate) struct ReceiveReport {
     /// What happened.
     pub outcome: ReceiveOutcome,
     /// The association had been unreachable and this packet reached it.
@@ -300,7 +247,7 @@ pub struct ReceiveReport {
 
 /// What one poll asks of the owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PollReport {
+pub(crate) struct PollReport {
     /// Send a packet now (build it with [`Association::build_packet`]).
     pub transmit: bool,
     /// Reach dropped to zero at this poll.
@@ -311,7 +258,7 @@ pub struct PollReport {
 
 /// Why an association cannot be a candidate for synchronization (RFC 5905 §11.2 `fit()`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unfit {
+pub(crate) enum Unfit {
     /// No answer in the last three polls.
     Unreachable,
     /// It says it is unsynchronized.
@@ -328,6 +275,7 @@ pub enum Unfit {
 
 /// Counters of one association.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AssociationCounters {
     /// Packets sent.
     pub sent: u64,
@@ -336,7 +284,7 @@ pub struct AssociationCounters {
     /// Packets that passed every test and gave a sample.
     pub samples: u64,
     /// Packets rejected, per test number - 1.
-    pub rejected_by_test: [u64; 7],
+    pub rejected_by_test: [u64; PACKET_TESTS],
     /// Kiss-o'-death packets accepted.
     pub kod: u64,
 }
@@ -375,12 +323,13 @@ pub struct Association {
     broadcast_delay: Option<f64>,
     filter: ClockFilter,
     counters: AssociationCounters,
+    selection: SelectionStatus,
 }
 
 impl Association {
     /// A new association, first poll due at `now` (seconds on the caller's
     /// timeline; a passive association waits one poll interval).
-    pub fn new(id: AssociationId, config: AssociationConfig, ephemeral: bool, now: f64) -> Self {
+    pub(crate) fn new(id: AssociationId, config: AssociationConfig, ephemeral: bool, now: f64) -> Self {
         let first_poll = match config.mode {
             AssociationMode::SymmetricPassive => now + log2_seconds(config.min_poll),
             _ => now,
@@ -413,6 +362,7 @@ impl Association {
             broadcast_delay: None,
             filter: ClockFilter::new(),
             counters: AssociationCounters::default(),
+            selection: SelectionStatus::Rejected,
         }
     }
 
@@ -490,7 +440,7 @@ impl Association {
     }
 
     /// When the next poll is due, seconds on the caller's timeline.
-    pub fn next_poll(&self) -> f64 {
+    pub(crate) fn next_poll(&self) -> f64 {
         self.next_poll
     }
 
@@ -502,18 +452,18 @@ impl Association {
     /// The last clock filter output. Its offset is in the phase frame (see
     /// [`ReceiveContext::phase`]); [`Association::offset_now`] gives the
     /// offset as of now.
-    pub fn filter_output(&self) -> Option<FilterOutput> {
+    pub(crate) fn filter_output(&self) -> Option<FilterOutput> {
         self.filter.output()
     }
 
     /// The filtered offset brought up to date: the filter's offset less the
     /// phase slewed since (`phase` is the owner's slewed phase now), seconds.
-    pub fn offset_now(&self, phase: f64) -> Option<f64> {
+    pub(crate) fn offset_now(&self, phase: f64) -> Option<f64> {
         self.filter.output().map(|out| out.offset - phase)
     }
 
     /// The clock filter.
-    pub fn filter(&self) -> &ClockFilter {
+    pub(crate) fn filter(&self) -> &ClockFilter {
         &self.filter
     }
 
@@ -529,7 +479,7 @@ impl Association {
 
     /// Whether packets of mode `mode` belong to this association
     /// (RFC 5905 Figure 20, the PROC cells; see the engine for the rest).
-    pub fn accepts(&self, mode: Mode) -> bool {
+    pub(crate) fn accepts(&self, mode: Mode) -> bool {
         match (self.config.mode, mode) {
             (AssociationMode::SymmetricActive, Mode::SymmetricActive | Mode::SymmetricPassive) => true,
             (AssociationMode::SymmetricPassive, Mode::SymmetricActive) => true,
@@ -557,7 +507,7 @@ impl Association {
 
     /// Processes a packet from the remote, received at `dst` (our clock) =
     /// `now` (seconds on the caller's timeline).
-    pub fn receive(
+    pub(crate) fn receive(
         &mut self,
         packet: &Repr,
         dst: NtpTimestamp,
@@ -708,15 +658,13 @@ impl Association {
     }
 
     fn count_rejection(&mut self, test: PacketTest) {
-        if let Some(slot) = self.counters.rejected_by_test.get_mut(test.number() - 1) {
-            *slot += 1;
-        }
+        count_rejection(&mut self.counters.rejected_by_test, test);
     }
 
     /// Runs the poll process if a poll is due at `now`. `system_poll` is the
     /// discipline's poll interval (log2 s), which a reachable association
     /// follows within its own limits.
-    pub fn poll(&mut self, now: f64, system_poll: i8) -> PollReport {
+    pub(crate) fn poll(&mut self, now: f64, system_poll: i8) -> PollReport {
         let mut report = PollReport { transmit: false, became_unreachable: false, demobilize: false };
         if now < self.next_poll {
             return report;
@@ -781,7 +729,7 @@ impl Association {
     /// Our next packet's header, from the system variables in `template`;
     /// records its transmit time `now` (`at` on the caller's timeline) as the
     /// origin a genuine answer must carry.
-    pub fn build_packet(&mut self, template: &Repr, now: NtpTimestamp, at: f64) -> Repr {
+    pub(crate) fn build_packet(&mut self, template: &Repr, now: NtpTimestamp, at: f64) -> Repr {
         self.last_sent = at;
         let mode = self.config.mode.packet_mode();
         let symmetric = self.config.mode.is_symmetric();
@@ -804,7 +752,7 @@ impl Association {
     /// The synchronization distance λ of this source at `now` (RFC 5905
     /// §11.2): half the total round trip, plus the root dispersion, plus the
     /// peer dispersion grown since the sample, plus the jitter.
-    pub fn root_distance(&self, now: f64) -> f64 {
+    pub(crate) fn root_distance(&self, now: f64) -> f64 {
         match self.filter.output() {
             Some(out) => {
                 MINDISP.max(self.root_delay + out.delay) / 2.0
@@ -819,7 +767,7 @@ impl Association {
     /// Whether this association may be a candidate at `now` (RFC 5905 `fit()`).
     /// `system_poll` widens the distance limit by PHI times the poll interval;
     /// `our_ids` are the reference ids others would use for us (loop check).
-    pub fn fitness(&self, now: f64, system_poll: i8, our_ids: &[ReferenceId]) -> Result<(), Unfit> {
+    pub(crate) fn fitness(&self, now: f64, system_poll: i8, our_ids: &[ReferenceId]) -> Result<(), Unfit> {
         if self.config.mode == AssociationMode::BroadcastServer {
             return Err(Unfit::NotASource);
         }
@@ -848,12 +796,17 @@ impl Association {
     /// request sent before the step would give a sample off by the step).
     /// The filter keeps its samples: they are stored in the phase frame
     /// ([`ReceiveContext::phase`]), which the owner moves by the step.
-    pub fn clock_stepped(&mut self) {
+    pub(crate) fn clock_stepped(&mut self) {
         self.xmt = NtpTimestamp::ZERO;
     }
 
-    /// Moves the poll schedule; used when the owner's timeline shifts.
-    pub fn set_next_poll(&mut self, at: f64) {
-        self.next_poll = at;
+    /// How the selection last judged this association.
+    pub fn selection(&self) -> SelectionStatus {
+        self.selection
+    }
+
+    /// Records the selection's verdict (the engine's system process).
+    pub(crate) fn set_selection(&mut self, status: SelectionStatus) {
+        self.selection = status;
     }
 }

@@ -57,18 +57,20 @@ use ntp_wire::{LeapIndicator, Mode, NtpDate, NtpDuration, NtpTimestamp, Packet, 
 
 use crate::access::{AccessClass, AccessList};
 use crate::association::{
-    Association, AssociationConfig, AssociationId, AssociationMode, AuthStatus, ConfigError, ReceiveContext,
-    ReceiveOutcome,
+    Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome, Unfit,
 };
 use crate::constants::{MAXSTRAT, MINPOLL};
 use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 use crate::filter::FilterVerdict;
+use crate::ids::{AssociationId, AssociationMode};
 use crate::leap::{LeapCommand, LeapCommandError, LeapSecondsList};
 use crate::onwire::log2_seconds;
 use crate::select::{Candidate, SelectConfig, Selector};
 use crate::server::{Responder, ResponderConfig, Response};
+use crate::status::{PeerStatus, SystemStatus};
 use crate::system::{SelectionStatus, SyncSource, SystemVariables, reference_id_for};
+use crate::table::Table;
 
 /// The longest datagram the engine sends: a header and a 20-byte-digest MAC,
 /// with room to spare.
@@ -76,8 +78,11 @@ pub const MAX_DATAGRAM: usize = 128;
 /// The most datagrams kept waiting to be drained; more are dropped and counted.
 pub const TRANSMIT_QUEUE_LIMIT: usize = 1024;
 
-/// How the engine behaves. Every field has a default (see [`EngineConfig::default`]).
+/// How the engine behaves. Every field has a default (see
+/// [`EngineConfig::default`]); change fields by assignment or with the
+/// `with_*` methods (the struct is `#[non_exhaustive]`: fields may be added).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// Precision of the local clock, log2 seconds (default -20, about 1 µs).
     pub precision: i8,
@@ -114,8 +119,8 @@ pub struct EngineConfig {
     /// others follow it, so an isolated network keeps one time.
     pub orphan_stratum: Option<u8>,
     /// Seconds after the engine starts before orphan mode may take over
-    /// (ntpd's `tos orphanwait`, default 300), so a restarting server does not
-    /// serve its own clock while its upstreams are still being heard.
+    /// (ntpd's `tos orphanwait`, default 300 s), so a restarting server does
+    /// not serve its own clock while its upstreams are still being heard.
     pub orphan_wait: f64,
     /// Frequency correction saved from an earlier run, ppm.
     pub saved_frequency_ppm: Option<f64>,
@@ -143,6 +148,57 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// Serve the local clock at `stratum` when no source is usable (`ntp master N`).
+    #[must_use]
+    pub fn with_local_reference(mut self, stratum: u8) -> Self {
+        self.local_reference_stratum = Some(stratum);
+        self
+    }
+
+    /// Orphan mode at `stratum` (`tos orphan N`).
+    #[must_use]
+    pub fn with_orphan(mut self, stratum: u8) -> Self {
+        self.orphan_stratum = Some(stratum);
+        self
+    }
+
+    /// Use only authenticated packets for time (`ntp authenticate`).
+    #[must_use]
+    pub fn with_authentication_required(mut self, on: bool) -> Self {
+        self.require_authentication = on;
+        self
+    }
+
+    /// Replace the access list.
+    #[must_use]
+    pub fn with_access(mut self, access: AccessList) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Listen to broadcast servers (`ntp broadcast client`).
+    #[must_use]
+    pub fn with_broadcast_client(mut self, on: bool) -> Self {
+        self.broadcast_client = on;
+        self
+    }
+
+    /// Add an address others reach this node at (for the loop check).
+    #[must_use]
+    pub fn with_local_address(mut self, address: IpAddr) -> Self {
+        self.local_addresses.push(address);
+        self
+    }
+
+    /// The server responder's settings.
+    #[must_use]
+    pub fn with_responder(mut self, responder: ResponderConfig) -> Self {
+        self.responder = responder;
+        self
+    }
+}
+
 /// A datagram to send.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Transmit {
@@ -160,6 +216,7 @@ impl Transmit {
     }
 
     /// The bytes to send.
+    #[must_use]
     pub fn payload(&self) -> &[u8] {
         self.data.get(..usize::from(self.len)).unwrap_or(&[])
     }
@@ -173,6 +230,7 @@ impl core::fmt::Debug for Transmit {
 
 /// What the caller should do to its clock.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum ClockAction {
     /// Step the clock by `offset` seconds (add it to the current time).
     Step {
@@ -191,6 +249,8 @@ pub enum ClockAction {
 
 /// One output of the engine.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use = "an engine output is an instruction: send it, apply it, log it, or wait until it"]
 pub enum Output {
     /// Send a datagram.
     Transmit(Transmit),
@@ -209,8 +269,7 @@ pub struct Engine {
     config: EngineConfig,
     keys: Keyring,
     our_ids: Vec<ReferenceId>,
-    associations: Vec<Association>,
-    selection: Vec<SelectionStatus>,
+    associations: Table,
     next_id: u32,
     epoch: NtpTimestamp,
     last_now: f64,
@@ -246,8 +305,7 @@ impl Engine {
             config,
             keys,
             our_ids,
-            associations: Vec::new(),
-            selection: Vec::new(),
+            associations: Table::default(),
             next_id: 1,
             epoch: now,
             last_now: 0.0,
@@ -274,59 +332,120 @@ impl Engine {
     // ----- getters -----
 
     /// The configuration.
+    #[must_use]
     pub fn config(&self) -> &EngineConfig {
         &self.config
     }
 
     /// The system variables.
+    #[must_use]
     pub fn system(&self) -> &SystemVariables {
         &self.system
     }
 
-    /// The clock discipline.
-    pub fn discipline(&self) -> &Discipline {
+    /// The clock discipline (its internal timeline stays inside the engine;
+    /// [`Engine::system_status`] reports its state and frequency).
+    pub(crate) fn discipline(&self) -> &Discipline {
         &self.discipline
     }
 
-    /// Counters.
+    /// Counters of the dispatch and the associations.
+    #[must_use]
     pub fn counters(&self) -> &Counters {
         &self.counters
     }
 
     /// The server responder (its counters, tracked sources).
+    #[must_use]
     pub fn responder(&self) -> &Responder {
         &self.responder
     }
 
     /// The keyring.
+    #[must_use]
     pub fn keys(&self) -> &Keyring {
         &self.keys
     }
 
-    /// All associations.
+    /// All associations, in no particular order.
     pub fn associations(&self) -> impl Iterator<Item = &Association> {
         self.associations.iter()
     }
 
     /// One association.
+    #[must_use]
     pub fn association(&self, id: AssociationId) -> Option<&Association> {
-        self.associations.iter().find(|a| a.id() == id)
+        self.associations.get(id)
     }
 
-    /// How the selection last judged an association.
+    /// The association with this remote address.
+    #[must_use]
+    pub fn association_at(&self, address: SocketAddr) -> Option<&Association> {
+        self.associations.find(address).and_then(|id| self.associations.get(id))
+    }
+
+    /// How the selection last judged an association ([`SelectionStatus::Rejected`]
+    /// for an unknown id).
+    #[must_use]
     pub fn selection_status(&self, id: AssociationId) -> SelectionStatus {
-        self.index_of(id).and_then(|i| self.selection.get(i).copied()).unwrap_or_default()
+        self.associations.get(id).map(Association::selection).unwrap_or_default()
+    }
+
+    /// When association `id` polls next, as a reading of the caller's clock.
+    #[must_use]
+    pub fn next_poll(&self, id: AssociationId) -> Option<NtpTimestamp> {
+        self.associations.get(id).map(|a| self.timestamp_at(a.next_poll()))
+    }
+
+    /// The system status at `now` (the caller's clock).
+    pub fn system_status(&self, now: NtpTimestamp) -> SystemStatus {
+        crate::status::system_status(self, now)
+    }
+
+    /// Every association's status at `now` (the caller's clock).
+    #[must_use]
+    pub fn peer_status(&self, now: NtpTimestamp) -> Vec<PeerStatus> {
+        crate::status::peer_status(self, now)
     }
 
     /// `now` on the engine's timeline, seconds since the engine started
     /// (continuous across clock steps the engine ordered).
-    pub fn seconds(&self, now: NtpTimestamp) -> f64 {
+    pub(crate) fn seconds(&self, now: NtpTimestamp) -> f64 {
         (now - self.epoch).to_seconds_f64()
     }
 
     /// The caller's clock reading that corresponds to `at` on the engine's timeline.
-    pub fn timestamp_at(&self, at: f64) -> NtpTimestamp {
+    pub(crate) fn timestamp_at(&self, at: f64) -> NtpTimestamp {
         self.epoch + NtpDuration::from_seconds_f64(at)
+    }
+
+    /// Test hook: [`Engine::seconds`].
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_timeline_seconds(&self, now: NtpTimestamp) -> f64 {
+        self.seconds(now)
+    }
+
+    /// Test hook: [`Engine::timestamp_at`].
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_timestamp_at(&self, at: f64) -> NtpTimestamp {
+        self.timestamp_at(at)
+    }
+
+    /// Test hook: an association's last clock filter output (its time on
+    /// the engine's timeline, its offset in the phase frame).
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_filter_output(&self, id: AssociationId) -> Option<crate::FilterOutput> {
+        self.associations.get(id).and_then(Association::filter_output)
+    }
+
+    /// Test hook: an association's next poll on the engine's timeline, seconds.
+    #[cfg(feature = "__internal-test-api")]
+    #[doc(hidden)]
+    pub fn test_next_poll_seconds(&self, id: AssociationId) -> Option<f64> {
+        self.associations.get(id).map(Association::next_poll)
     }
 
     // ----- commands -----
@@ -343,7 +462,7 @@ impl Engine {
         {
             return Err(ConfigError::UnknownKey { key_id });
         }
-        if self.associations.iter().any(|a| a.config().address == config.address) {
+        if self.associations.find(config.address).is_some() {
             return Err(ConfigError::Duplicate { address: config.address });
         }
         let t = self.advance(now);
@@ -353,8 +472,10 @@ impl Engine {
     /// Removes an association.
     pub fn remove_association(&mut self, id: AssociationId, now: NtpTimestamp) -> Result<(), ConfigError> {
         let t = self.advance(now);
-        let index = self.index_of(id).ok_or(ConfigError::NoSuchAssociation { id })?;
-        self.demobilize(index, DemobilizeReason::Removed);
+        if self.associations.get(id).is_none() {
+            return Err(ConfigError::NoSuchAssociation { id });
+        }
+        self.demobilize(id, DemobilizeReason::Removed);
         self.system_process(t);
         Ok(())
     }
@@ -435,42 +556,55 @@ impl Engine {
             self.counters.malformed += 1;
             return;
         };
-        let auth = self.authenticate(bytes);
-        let index = match self.associations.iter().position(|a| a.config().address == source) {
-            Some(index) => index,
+        let verified = auth::verify(bytes, &self.keys).map(|key| key.id());
+        let auth = match verified {
+            Ok(key_id) => AuthStatus::Verified { key_id },
+            Err(AuthError::NoMac) => AuthStatus::None,
+            Err(AuthError::CryptoNak) => AuthStatus::CryptoNak,
+            Err(_) => AuthStatus::Failed,
+        };
+        if auth == AuthStatus::CryptoNak {
+            self.counters.crypto_nak += 1;
+        }
+        let id = match self.associations.find(source) {
+            Some(id) => id,
             None => match self.mobilize_for(&repr, source, access, auth, t) {
-                Some(index) => index,
+                Some(id) => id,
                 None => {
                     if mode == Mode::SymmetricActive {
-                        self.serve(bytes, source, access, now, t);
+                        // Answered statelessly with the MAC verdict we have:
+                        // the responder does not parse or verify it again.
+                        let packet = crate::server::Verified { packet: &packet, key_id: verified };
+                        self.serve_verified(packet, source, access, now, t);
                     } else {
+                        self.count_auth(auth);
                         self.counters.discarded += 1;
                     }
                     return;
                 }
             },
         };
-        let phase = self.phase();
-        let Some(association) = self.associations.get_mut(index) else { return };
-        if !association.accepts(mode) {
-            self.counters.discarded += 1;
-            return;
-        }
+        self.count_auth(auth);
         let ctx = ReceiveContext {
             precision: self.config.precision,
             synchronized: self.system.is_synchronized(),
             require_authentication: self.config.require_authentication,
             access_allows_sync: access.allows_sync(),
-            phase,
+            phase: self.phase(),
         };
-        let id = association.id();
-        let report = association.receive(&repr, now, t, auth, &ctx);
+        let report = self.associations.update(id, |association| {
+            association.accepts(mode).then(|| association.receive(&repr, now, t, auth, &ctx))
+        });
+        let Some(report) = report.flatten() else {
+            self.counters.discarded += 1;
+            return;
+        };
         if report.became_reachable {
             self.push_event(Event::Reachable { id });
         }
         if report.answer_now {
             let template = self.system.header_template(t);
-            self.transmit(index, &template, now);
+            self.transmit(id, &template, now);
         }
         match report.outcome {
             ReceiveOutcome::Rejected(test) => {
@@ -481,7 +615,7 @@ impl Engine {
                 self.counters.kod_received += 1;
                 self.push_event(Event::KissOfDeath { id, code });
                 if code.demands_stop() {
-                    self.demobilize(index, DemobilizeReason::KissOfDeath(code));
+                    self.demobilize(id, DemobilizeReason::KissOfDeath(code));
                     self.system_process(t);
                 }
             }
@@ -496,28 +630,20 @@ impl Engine {
         let t = self.advance(now);
         let system_poll = self.system.poll;
         let template = self.system.header_template(t);
-        let mut polled = false;
-        let mut index = 0;
-        while index < self.associations.len() {
-            let Some(association) = self.associations.get_mut(index) else { break };
-            if association.next_poll() > t {
-                index += 1;
-                continue;
-            }
-            polled = true;
-            let id = association.id();
-            let report = association.poll(t, system_poll);
+        let due = self.associations.due_by(t);
+        let polled = !due.is_empty();
+        for id in due {
+            let Some(report) = self.associations.update(id, |a| a.poll(t, system_poll)) else { continue };
             if report.became_unreachable {
                 self.push_event(Event::Unreachable { id });
             }
             if report.demobilize {
-                self.demobilize(index, DemobilizeReason::Unreachable);
+                self.demobilize(id, DemobilizeReason::Unreachable);
                 continue;
             }
             if report.transmit {
-                self.transmit(index, &template, now);
+                self.transmit(id, &template, now);
             }
-            index += 1;
         }
         if polled {
             self.system_process(t);
@@ -538,7 +664,6 @@ impl Engine {
     // ----- outputs -----
 
     /// The next thing to do. Call until it returns [`Output::Timeout`].
-    #[must_use]
     pub fn poll_output(&mut self) -> Output {
         if let Some(action) = self.clock_actions.pop_front() {
             return Output::Clock(action);
@@ -549,16 +674,23 @@ impl Engine {
         if let Some(event) = self.events.pop_front() {
             return Output::Event(event);
         }
+        Output::Timeout(self.next_deadline())
+    }
+
+    /// When to call [`Engine::handle_timeout`] next, as a reading of the
+    /// caller's clock; never before the latest reading given.
+    #[must_use]
+    pub fn next_deadline(&self) -> NtpTimestamp {
         // The f64 timeline rounds (by up to half an ulp: 2^-32 s after 24
         // days): never hand out a deadline before the latest reading.
-        let at = self.timestamp_at(self.next_deadline());
-        Output::Timeout(if (at - self.last_input).to_bits() < 0 { self.last_input } else { at })
+        let at = self.timestamp_at(self.next_deadline_seconds());
+        if (at - self.last_input).to_bits() < 0 { self.last_input } else { at }
     }
 
     /// The next deadline on the engine's timeline, never before the last input.
-    pub fn next_deadline(&self) -> f64 {
-        let polls = self.associations.iter().map(Association::next_poll);
-        let deadline = polls.chain(self.next_tick).fold(self.last_now + 3600.0, f64::min);
+    fn next_deadline_seconds(&self) -> f64 {
+        let deadline =
+            self.associations.first_due().into_iter().chain(self.next_tick).fold(self.last_now + 3600.0, f64::min);
         deadline.max(self.last_now)
     }
 
@@ -576,49 +708,48 @@ impl Engine {
         t
     }
 
-    fn index_of(&self, id: AssociationId) -> Option<usize> {
-        self.associations.iter().position(|a| a.id() == id)
-    }
-
-    fn authenticate(&mut self, bytes: &[u8]) -> AuthStatus {
-        match auth::verify(bytes, &self.keys) {
-            Ok(key) => AuthStatus::Verified { key_id: key.id() },
-            Err(AuthError::NoMac) => AuthStatus::None,
-            Err(AuthError::CryptoNak) => {
-                self.counters.crypto_nak += 1;
-                AuthStatus::CryptoNak
-            }
-            Err(_) => {
-                self.counters.auth_failed += 1;
-                AuthStatus::Failed
-            }
+    /// Counts a failed MAC on a packet the engine itself uses or discards
+    /// (packets handed to the responder are counted there, once).
+    fn count_auth(&mut self, auth: AuthStatus) {
+        if auth == AuthStatus::Failed {
+            self.counters.auth_failed += 1;
         }
     }
 
+    /// A client request: the responder parses, checks and answers it, and
+    /// keeps the counts of what it answered and dropped.
     fn serve(&mut self, bytes: &[u8], source: SocketAddr, access: AccessClass, now: NtpTimestamp, t: f64) {
         let system = self.system.header_template(t);
         let mut out = [0u8; MAX_DATAGRAM];
         let request = crate::server::Request { bytes, source: source.ip(), access, received: now, now: t };
         let response = self.responder.respond(&request, &system, &self.keys, &mut out);
-        let (len, is_kod) = match response {
-            Response::Reply { len, .. } => (len, false),
-            Response::KissOfDeath { len, .. } => (len, true),
-            Response::CryptoNak { len } => (len, false),
-            Response::Drop(reason) => {
-                match reason {
-                    crate::server::DropReason::RateLimited => self.counters.rate_dropped += 1,
-                    crate::server::DropReason::AccessDenied => self.counters.access_denied += 1,
-                    crate::server::DropReason::AuthFailed(_) => self.counters.auth_failed += 1,
-                    _ => self.counters.discarded += 1,
-                }
-                return;
-            }
+        self.queue_response(response, source, &out);
+    }
+
+    /// A mode 1 packet that creates nothing, answered statelessly from the
+    /// parse and MAC verdict the dispatch already made.
+    fn serve_verified(
+        &mut self,
+        packet: crate::server::Verified<'_, '_>,
+        source: SocketAddr,
+        access: AccessClass,
+        now: NtpTimestamp,
+        t: f64,
+    ) {
+        let system = self.system.header_template(t);
+        let mut out = [0u8; MAX_DATAGRAM];
+        let response =
+            self.responder.respond_verified(packet, source.ip(), access, now, t, &system, &self.keys, &mut out);
+        self.queue_response(response, source, &out);
+    }
+
+    fn queue_response(&mut self, response: Response, source: SocketAddr, out: &[u8]) {
+        let len = match response {
+            Response::Reply { len, .. } | Response::KissOfDeath { len, .. } | Response::CryptoNak { len } => len,
+            Response::Drop(_) => return,
         };
-        let queued = out.get(..len).is_some_and(|payload| self.queue_transmit(source, payload));
-        if queued && is_kod {
-            self.counters.kod_sent += 1;
-        } else if queued && matches!(response, Response::Reply { .. }) {
-            self.counters.replies_sent += 1;
+        if let Some(payload) = out.get(..len) {
+            self.queue_transmit(source, payload);
         }
     }
 
@@ -631,7 +762,7 @@ impl Engine {
         access: AccessClass,
         auth: AuthStatus,
         t: f64,
-    ) -> Option<usize> {
+    ) -> Option<AssociationId> {
         let key_id = match auth {
             AuthStatus::Verified { key_id } => Some(key_id),
             _ => None,
@@ -655,7 +786,7 @@ impl Engine {
             }
             return None;
         }
-        let same_kind = self.associations.iter().filter(|a| a.is_ephemeral() && a.config().mode == mode).count();
+        let same_kind = self.associations.ephemeral(mode);
         let limit = match mode {
             AssociationMode::BroadcastClient => self.config.max_broadcast_servers,
             _ => self.config.max_ephemeral,
@@ -669,8 +800,7 @@ impl Engine {
         let poll = repr.poll.clamp(MINPOLL, crate::constants::MAXPOLL);
         let mut config = AssociationConfig::new(mode, source).with_poll(poll, crate::constants::MAXPOLL);
         config.key_id = key_id;
-        self.mobilize(config, true, t).ok()?;
-        Some(self.associations.len() - 1)
+        self.mobilize(config, true, t).ok()
     }
 
     fn mobilize(&mut self, config: AssociationConfig, ephemeral: bool, t: f64) -> Result<AssociationId, ConfigError> {
@@ -679,30 +809,23 @@ impl Engine {
         }
         let id = AssociationId(self.next_id);
         self.next_id = self.next_id.wrapping_add(1).max(1);
-        self.associations.push(Association::new(id, config, ephemeral, t));
-        self.selection.push(SelectionStatus::Rejected);
+        self.associations.insert(Association::new(id, config, ephemeral, t));
         self.push_event(Event::Mobilized { id, address: config.address, mode: config.mode, ephemeral });
         Ok(id)
     }
 
-    fn demobilize(&mut self, index: usize, reason: DemobilizeReason) {
-        if index >= self.associations.len() {
-            return;
-        }
-        let association = self.associations.remove(index);
-        if index < self.selection.len() {
-            self.selection.remove(index);
-        }
-        let id = association.id();
+    fn demobilize(&mut self, id: AssociationId, reason: DemobilizeReason) {
+        let Some(association) = self.associations.remove(id) else { return };
         self.push_event(Event::Demobilized { id, address: association.config().address, reason });
     }
 
-    fn transmit(&mut self, index: usize, template: &Repr, now: NtpTimestamp) {
-        let Some(association) = self.associations.get_mut(index) else { return };
-        let destination = association.config().address;
-        let key_id = association.config().key_id;
+    fn transmit(&mut self, id: AssociationId, template: &Repr, now: NtpTimestamp) {
         let at = self.last_now;
-        let repr = association.build_packet(template, now, at);
+        let Some((destination, key_id, repr)) = self.associations.update(id, |association| {
+            (association.config().address, association.config().key_id, association.build_packet(template, now, at))
+        }) else {
+            return;
+        };
         let mut buf = [0u8; MAX_DATAGRAM];
         let Ok(mut len) = repr.emit_into(&mut buf) else { return };
         if let Some(key_id) = key_id {
@@ -757,14 +880,19 @@ impl Engine {
     fn system_process(&mut self, t: f64) {
         self.candidates.clear();
         let phase = self.phase();
-        for (association, status) in self.associations.iter().zip(self.selection.iter_mut()) {
-            let Some(out) = association.filter_output() else {
-                *status = SelectionStatus::Rejected;
-                continue;
-            };
-            if association.fitness(t, self.system.poll, &self.our_ids).is_err() {
-                *status = SelectionStatus::Rejected;
-                continue;
+        // Only associations with a sample can be candidates; the others keep
+        // the status they were created with (rejected) and are not visited.
+        let mut lost = Vec::new();
+        for &id in self.associations.sampled() {
+            let Some(association) = self.associations.get(id) else { continue };
+            let Some(out) = association.filter_output() else { continue };
+            match association.fitness(t, self.system.poll, &self.our_ids) {
+                Ok(()) => {}
+                Err(Unfit::Unreachable | Unfit::TooFar | Unfit::Unsynchronized) => {
+                    lost.push(reference_id_for(association.config().address.ip()));
+                    continue;
+                }
+                Err(_) => continue,
             }
             self.candidates.push(Candidate {
                 id: association.id().0,
@@ -775,14 +903,13 @@ impl Engine {
                 prefer: association.config().prefer,
             });
         }
+        self.refuse_followers_of_lost(&lost);
         self.apply_orphan_rule();
         let current = self.system.system_peer().map(|id| id.0);
         let outcome = match self.selector.select(&self.candidates, current, &self.config.select) {
             Ok(outcome) => outcome,
             Err(_) => {
-                for status in &mut self.selection {
-                    *status = SelectionStatus::Rejected;
-                }
+                Self::set_selection(&mut self.associations, |_| SelectionStatus::Rejected);
                 // Right after a step every filter is empty by design: wait a
                 // few polls for fresh samples before declaring the sources lost.
                 let grace = (3.0 * log2_seconds(self.system.poll)).max(30.0);
@@ -797,11 +924,8 @@ impl Engine {
         let peer_id = AssociationId(outcome.system_peer);
         let offset = outcome.offset;
         let jitter = outcome.jitter;
-        let mut newly_false = Vec::new();
-        for (association, status) in self.associations.iter().zip(self.selection.iter_mut()) {
-            let id = association.id().0;
-            let previous = *status;
-            *status = if id == outcome.system_peer {
+        let newly_false = Self::set_selection(&mut self.associations, |id| {
+            if id == outcome.system_peer {
                 SelectionStatus::SystemPeer
             } else if outcome.survivors.contains(&id) {
                 SelectionStatus::Candidate
@@ -811,17 +935,10 @@ impl Engine {
                 SelectionStatus::Outlier
             } else {
                 SelectionStatus::Rejected
-            };
-            if *status == SelectionStatus::Falseticker && previous != SelectionStatus::Falseticker {
-                newly_false.push(association.id());
             }
-        }
+        });
         let leap = crate::leap::vote(
-            outcome
-                .survivors
-                .iter()
-                .filter_map(|id| self.associations.iter().find(|a| a.id().0 == *id))
-                .map(Association::leap),
+            outcome.survivors.iter().filter_map(|id| self.associations.get(AssociationId(*id))).map(Association::leap),
         );
         for id in newly_false {
             self.push_event(Event::FalsetickerRejected { id });
@@ -881,6 +998,24 @@ impl Engine {
         if !was_synchronized || matches!(was, SyncSource::LocalReference | SyncSource::Orphan | SyncSource::None) {
             self.push_event(Event::SyncGained { stratum });
         }
+    }
+
+    /// Gives every association with a sample the status `judge` returns for
+    /// its id (the rest stay rejected); returns those newly found false.
+    fn set_selection(associations: &mut Table, judge: impl Fn(u32) -> SelectionStatus) -> Vec<AssociationId> {
+        let mut newly_false = Vec::new();
+        for id in associations.sampled().to_vec() {
+            let status = judge(id.0);
+            let previous = associations.update(id, |a| {
+                let previous = a.selection();
+                a.set_selection(status);
+                previous
+            });
+            if status == SelectionStatus::Falseticker && previous.is_some_and(|p| p != SelectionStatus::Falseticker) {
+                newly_false.push(id);
+            }
+        }
+        newly_false
     }
 
     /// The date of a clock reading (RFC 4330 era rule: 1968..2104).
@@ -965,6 +1100,34 @@ impl Engine {
         self.push_event(Event::LocalReferenceInUse { stratum });
     }
 
+    /// The loop test applied to what peers announce, for sources we lost.
+    ///
+    /// `lost` names the sources we had samples from and can no longer use
+    /// (unreachable, too far, or unsynchronized themselves). A candidate
+    /// whose reference id names one of them is synchronized to that source,
+    /// which we know to be gone or stale here; its claim (say, stratum 2
+    /// through S1) is at best one poll old and at worst rests on the same
+    /// loss. Following it is how a timing loop forms when an upstream dies:
+    /// in the orphan scenario O1 and O3 lost S1 on the same poll, each still
+    /// saw the other announce "stratum 2, reference S1", each took the
+    /// other, and the strata then counted up (O2 reached stratum 5) with no
+    /// upstream at all. RFC 5905's loop test (reference id = our address)
+    /// cannot see this two-node cycle, because neither had announced its
+    /// switch yet. Refusing such candidates until they announce a reference
+    /// we can still use costs at most their next poll when they have a path
+    /// of their own to the source, and breaks the cycle when they do not. A
+    /// source we never heard is not "lost": a peer synchronized to it by a
+    /// path of its own stays usable. (A departure from RFC 5905 and ntpd,
+    /// which rely on the loop test and orphan mode alone.)
+    fn refuse_followers_of_lost(&mut self, lost: &[ReferenceId]) {
+        if lost.is_empty() {
+            return;
+        }
+        let associations = &self.associations;
+        self.candidates
+            .retain(|c| associations.get(AssociationId(c.id)).is_none_or(|a| !lost.contains(&a.reference_id())));
+    }
+
     /// Orphan mode's candidate rule. With no candidate below the orphan
     /// stratum, only orphan roots (at exactly that stratum) whose reference
     /// id, their own address, is lower than ours may be followed: the group
@@ -980,14 +1143,14 @@ impl Engine {
         let associations = &self.associations;
         self.candidates.retain(|c| {
             c.stratum == orphan
-                && associations.iter().find(|a| a.id().0 == c.id).is_some_and(|a| a.reference_id().to_u32() < ours)
+                && associations.get(AssociationId(c.id)).is_some_and(|a| a.reference_id().to_u32() < ours)
         });
     }
 
     /// The phase this engine has moved its clock by so far, slews and steps,
     /// seconds: the reference of the clock filters' frame (see
     /// [`ReceiveContext::phase`]).
-    pub fn phase(&self) -> f64 {
+    pub(crate) fn phase(&self) -> f64 {
         self.discipline.slewed_phase() + self.stepped
     }
 
@@ -1006,8 +1169,8 @@ impl Engine {
         self.epoch += step;
         self.last_input += step;
         self.stepped += offset;
-        for association in &mut self.associations {
-            association.clock_stepped();
+        for id in self.associations.ids() {
+            self.associations.update(id, Association::clock_stepped);
         }
         self.stepped_at = Some(self.last_now);
     }

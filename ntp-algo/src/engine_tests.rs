@@ -10,7 +10,7 @@ use ntp_wire::{KissCode, LeapIndicator, Mode, NtpDuration, NtpShort, NtpTimestam
 use super::*;
 use crate::access::Prefix;
 use crate::association::AssociationConfig;
-use crate::events::PacketTest;
+use crate::ids::PacketTest;
 
 const ME: &str = "10.0.0.2:123";
 const SERVER: &str = "10.0.0.1:123";
@@ -482,7 +482,7 @@ fn test_dispatch_client_request_is_answered_whatever_the_association() {
         e.handle_datagram(at(1.0), addr(OTHER), &sign(&packet(Mode::Client, 1.0, NtpTimestamp::ZERO), None));
         let d = drain(&mut e);
         assert_eq!(d.transmits.len(), 1, "{mode:?}");
-        assert_eq!(e.counters().replies_sent, 1);
+        assert_eq!(e.responder().counters().replies, 1);
     }
 }
 
@@ -769,7 +769,7 @@ fn test_undrained_transmits_are_dropped_and_counted() {
     for _ in 0..(TRANSMIT_QUEUE_LIMIT + 10) {
         e.handle_datagram(at(1.0), addr(OTHER), &request);
     }
-    assert_eq!(e.counters().replies_sent, TRANSMIT_QUEUE_LIMIT as u64);
+    assert_eq!(e.responder().counters().replies, TRANSMIT_QUEUE_LIMIT as u64 + 10);
     assert_eq!(e.counters().transmits_dropped, 10);
     assert_eq!(drain(&mut e).transmits.len(), TRANSMIT_QUEUE_LIMIT);
 }
@@ -796,5 +796,81 @@ fn test_timeout_is_never_before_the_last_input_after_weeks() {
         assert!((deadline - now).to_bits() >= 0, "day {days}: deadline {deadline:?} before now {now:?}");
         e.remove_association(id, now).unwrap();
         drain(&mut e);
+    }
+}
+
+// ----- every access class against every kind of source -----
+
+/// Drives one source of kind `mode` (a server we poll, a symmetric peer we
+/// poll, a broadcast server we hear) through ten exchanges under an access
+/// list whose every address has class `class`; returns the engine.
+fn run_source_under(class: AccessClass, mode: AssociationMode) -> Engine {
+    let mut cfg = config().with_access(AccessList::new(class)).with_broadcast_client(true);
+    cfg.access.set_default_class(class);
+    let mut e = engine_with(cfg);
+    let source = addr(OTHER);
+    if mode != AssociationMode::BroadcastClient {
+        e.add_association(AssociationConfig::new(mode, source).with_poll(4, 4), t0()).unwrap();
+    }
+    let mut now = 0.0;
+    for round in 0..10 {
+        if mode == AssociationMode::BroadcastClient {
+            let mut b = packet(Mode::Broadcast, now, NtpTimestamp::ZERO);
+            b.stratum = Stratum(1);
+            e.handle_datagram(at(now + 0.0001), source, &sign(&b, None));
+        }
+        e.handle_timeout(at(now));
+        for t in drain(&mut e).transmits.into_iter().filter(|t| t.destination == source) {
+            let request = Repr::from_bytes(t.payload()).unwrap();
+            let answer = match request.mode {
+                // A symmetric peer's answer: our transmit time as its origin.
+                Mode::SymmetricActive => sign(
+                    &Repr {
+                        receive_time: at(now + 0.001),
+                        ..packet(Mode::SymmetricPassive, now + 0.002, request.transmit_time)
+                    },
+                    None,
+                ),
+                _ => reply_to(t.payload(), now, 0.0, None),
+            };
+            e.handle_datagram(at(now + 0.003), source, &answer);
+        }
+        drain(&mut e);
+        now += if round < 6 { 2.0 } else { 16.0 };
+    }
+    e
+}
+
+#[test]
+fn test_only_the_peer_class_lets_a_source_become_a_sample_or_system_peer() {
+    for mode in [AssociationMode::Client, AssociationMode::SymmetricActive, AssociationMode::BroadcastClient] {
+        for class in AccessClass::ALL {
+            let e = run_source_under(class, mode);
+            let what = format!("{mode:?} source, access class {class}");
+            let samples: u64 = e.associations().map(|a| a.counters().samples).sum();
+            let peer = e.system().system_peer();
+            if class == AccessClass::Peer {
+                assert!(samples > 0, "{what}: samples expected");
+                let id = peer.unwrap_or_else(|| panic!("{what}: the source should be the system peer"));
+                assert_eq!(e.association(id).unwrap().config().address, addr(OTHER), "{what}");
+                assert_eq!(e.selection_status(id), SelectionStatus::SystemPeer, "{what}");
+                continue;
+            }
+            assert_eq!(samples, 0, "{what}: a source we may not synchronize to gave a sample");
+            assert_eq!(peer, None, "{what}: a source we may not synchronize to became the system peer");
+            assert!(!e.system().is_synchronized(), "{what}");
+            assert!(e.associations().all(|a| a.selection() == SelectionStatus::Rejected), "{what}");
+            match (mode, class) {
+                // Broadcasts from a source we may not sync to create nothing.
+                (AssociationMode::BroadcastClient, _) => assert_eq!(e.associations().count(), 0, "{what}"),
+                // `ignore` drops the answers at the door, before any association sees them.
+                (_, AccessClass::Ignore) => {
+                    assert!(e.counters().access_denied > 0, "{what}");
+                    assert_eq!(e.counters().rejected(PacketTest::AccessDenied), 0, "{what}");
+                }
+                // The others reach the association and fail test 4 there.
+                _ => assert!(e.counters().rejected(PacketTest::AccessDenied) > 0, "{what}"),
+            }
+        }
     }
 }

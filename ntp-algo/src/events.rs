@@ -9,46 +9,10 @@ use core::net::SocketAddr;
 
 use ntp_wire::KissCode;
 
-use crate::association::{AssociationId, AssociationMode};
+use crate::ids::{AssociationId, AssociationMode, PACKET_TESTS, PacketTest, count_rejection};
 
 /// The most events kept waiting to be drained.
 pub const EVENT_QUEUE_LIMIT: usize = 1024;
-
-/// The packet tests of RFC 5905 Figure 22 (and §11.2's fitness reasons), as
-/// reasons a packet was not used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PacketTest {
-    /// Test 1: the transmit timestamp equals the last one seen (a replay or duplicate).
-    Duplicate,
-    /// Test 2: the origin timestamp does not match our last transmit (bogus, spoofed or stale).
-    Bogus,
-    /// Test 3: a timestamp is zero where a value is required (e.g. zero origin).
-    Invalid,
-    /// Test 4: access control does not let us use this source.
-    AccessDenied,
-    /// Test 5: authentication failed or was required and missing.
-    Authentication,
-    /// Test 6: the source is unsynchronized (leap 3 or stratum 16 and up).
-    Unsynchronized,
-    /// Test 7: the header values are out of range (root distance too large,
-    /// reference time after transmit time).
-    BadHeader,
-}
-
-impl PacketTest {
-    /// The test's number in RFC 5905 Figure 22 (1..=7).
-    pub const fn number(self) -> usize {
-        match self {
-            PacketTest::Duplicate => 1,
-            PacketTest::Bogus => 2,
-            PacketTest::Invalid => 3,
-            PacketTest::AccessDenied => 4,
-            PacketTest::Authentication => 5,
-            PacketTest::Unsynchronized => 6,
-            PacketTest::BadHeader => 7,
-        }
-    }
-}
 
 /// Why an association ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,6 +27,7 @@ pub enum DemobilizeReason {
 
 /// Something worth logging or showing to an operator.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// An association was created.
     Mobilized {
@@ -154,41 +119,43 @@ pub enum Event {
 }
 
 /// Counters since the engine was created. All monotonic.
+///
+/// One set per job: these count what the engine's dispatch and its
+/// associations did with datagrams; what the server answered or dropped of
+/// client requests (and of mode 1 packets answered statelessly) is counted
+/// once, by the responder ([`crate::ResponderCounters`], through
+/// `Engine::responder`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Datagrams handed to the engine.
     pub received: u64,
-    /// Datagrams that were not well-formed NTP packets.
+    /// Datagrams that were not well-formed NTP packets (requests excepted:
+    /// the responder checks those).
     pub malformed: u64,
     /// Packets with a version other than 1..=4.
     pub bad_version: u64,
     /// Packets of a mode this engine does not handle (0, 6, 7) or discarded by dispatch.
     pub discarded: u64,
-    /// Packets refused by access control.
+    /// Datagrams dropped at the door because their source's access class is `ignore`.
     pub access_denied: u64,
-    /// Packets whose MAC did not verify, whose key is unknown or untrusted,
-    /// or that lacked a MAC where one was required.
+    /// Packets for an association (or refused one) whose MAC did not
+    /// verify or whose key is unknown or untrusted.
     pub auth_failed: u64,
     /// Crypto-NAKs received.
     pub crypto_nak: u64,
     /// Mode 1 packets refused the creation of a passive association.
     pub peer_refused: u64,
     /// Packets rejected by each packet test, indexed by test number - 1.
-    pub rejected_by_test: [u64; 7],
+    pub rejected_by_test: [u64; PACKET_TESTS],
     /// Kiss-o'-death packets accepted.
     pub kod_received: u64,
-    /// Client requests answered (replies actually queued).
-    pub replies_sent: u64,
-    /// Kiss-o'-death RATE replies sent.
-    pub kod_sent: u64,
-    /// Client requests dropped by the rate limiter.
-    pub rate_dropped: u64,
     /// Requests and polls sent by associations.
     pub polls_sent: u64,
     /// Events dropped because the queue was full.
     pub events_dropped: u64,
     /// Datagrams dropped because the transmit queue was full (the caller
-    /// did not drain it).
+    /// did not drain it), replies included.
     pub transmits_dropped: u64,
 }
 
@@ -199,8 +166,6 @@ impl Counters {
     }
 
     pub(crate) fn count_rejection(&mut self, test: PacketTest) {
-        if let Some(slot) = self.rejected_by_test.get_mut(test.number() - 1) {
-            *slot += 1;
-        }
+        count_rejection(&mut self.rejected_by_test, test);
     }
 }

@@ -358,7 +358,7 @@ impl LeapSecondsList {
 /// synchronized and their LI is an alarm, not an opinion. Of the others,
 /// `InsertSecond` (`DeleteSecond`) wins only if *more than half* announce it;
 /// otherwise, and with no voters, the result is `NoWarning`.
-pub fn vote(indicators: impl IntoIterator<Item = LeapIndicator>) -> LeapIndicator {
+pub(crate) fn vote(indicators: impl IntoIterator<Item = LeapIndicator>) -> LeapIndicator {
     let (mut voters, mut insert, mut delete) = (0usize, 0usize, 0usize);
     for indicator in indicators {
         match indicator {
@@ -404,6 +404,7 @@ impl LeapCommand {
 
 /// Why a manual leap second command was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LeapCommandError {
     /// The local clock is not synchronized.
     #[error("leap second command refused: the clock is not synchronized")]
@@ -444,7 +445,7 @@ pub enum LeapCommandError {
 /// that ends with the leap, which is also the only month in which the LI
 /// bits may announce it: `leap_at` must be [`end_of_month`]`(now)`. Both
 /// commands obey the same rule.
-pub fn check_leap_command(
+pub(crate) fn check_leap_command(
     command: LeapCommand,
     leap_at: NtpDate,
     now: NtpDate,
@@ -476,7 +477,7 @@ pub fn check_leap_command(
 /// (00:00:00 on day 1): where a leap at the end of this month takes effect.
 /// At the very end of [`NtpDate`]'s range, where there is no next month,
 /// `now` itself.
-pub fn end_of_month(now: NtpDate) -> NtpDate {
+pub(crate) fn end_of_month(now: NtpDate) -> NtpDate {
     let Some(u) = now.to_utc() else {
         return now;
     };

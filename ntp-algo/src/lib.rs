@@ -6,8 +6,7 @@
 //! datagrams to send, the next deadline, clock actions and events.
 //!
 //! ```
-//! use ntp_algo::association::AssociationConfig;
-//! use ntp_algo::engine::{Engine, EngineConfig, Output};
+//! use ntp_algo::{AssociationConfig, Engine, EngineConfig, Output};
 //! use ntp_wire::auth::Keyring;
 //! use ntp_wire::{NtpDuration, NtpTimestamp};
 //!
@@ -16,11 +15,7 @@
 //! let client_addr = "192.0.2.2:123".parse().unwrap();
 //!
 //! // A stratum-1 server (its own clock as reference) and a client of it.
-//! let mut server = Engine::new(
-//!     EngineConfig { local_reference_stratum: Some(1), ..EngineConfig::default() },
-//!     Keyring::new(),
-//!     now,
-//! );
+//! let mut server = Engine::new(EngineConfig::default().with_local_reference(1), Keyring::new(), now);
 //! let mut client = Engine::new(EngineConfig::default(), Keyring::new(), now);
 //! client.add_association(AssociationConfig::client(server_addr).with_iburst(true), now)?;
 //!
@@ -38,72 +33,109 @@
 //! }
 //! assert!(client.system().is_synchronized());
 //! assert_eq!(client.system().stratum, 2);
-//! # Ok::<(), ntp_algo::association::ConfigError>(())
+//! # Ok::<(), ntp_algo::ConfigError>(())
 //! ```
 //!
 //! ## The pieces
 //!
-//! Each module can be used alone, so a daemon can take one part without the
-//! rest:
+//! The modules are private; everything public is re-exported here. Besides
+//! the [`Engine`], each piece can be used alone, so a daemon can take one
+//! part without the rest:
 //!
-//! | module | what it does |
-//! |---|---|
-//! | [`engine`] | one node: dispatch, associations, system process, outputs |
-//! | [`association`] | the peer and poll processes of one remote, packet tests 1–7, KoD |
-//! | [`onwire`] | offset, delay and dispersion from the four timestamps |
-//! | [`filter`] | the 8-stage clock filter with the popcorn spike suppressor |
-//! | [`select`] | intersection, cluster, combine, the system-peer rules |
-//! | [`discipline`] | the hybrid PLL/FLL clock discipline |
-//! | [`leap`] | leap-seconds.list, the survivors' vote, manual add/delete rules |
-//! | [`access`] | access classes per address or prefix |
-//! | [`ratelimit`] | per-source rate limiting with bounded state |
-//! | [`server`] | the stateless server responder |
-//! | [`system`] | the system variables |
-//! | [`status`] | monitoring data and Cisco/Huawei/ntpq text views |
-//! | [`events`] | events and counters |
-//! | [`sim`] | a deterministic network simulator running real engines |
-//! | [`scenarios`] | the seed documents' topologies, built in the simulator |
-//! | [`constants`] | protocol constants and defaults |
+//! | piece | what it does | RFC 5905 |
+//! |---|---|---|
+//! | [`Engine`] | one node: dispatch, associations, system process, outputs | §8–§13 |
+//! | [`ClockFilter`] | the 8-stage clock filter with the popcorn spike suppressor | §10 |
+//! | [`Selector`] | intersection, cluster, combine, the system-peer rules | §11.2 |
+//! | [`Discipline`] | the hybrid PLL/FLL clock discipline | §11.3 |
+//! | [`LeapSecondsList`] | IERS leap-seconds.list, and manual leap commands | §7.3 (leap) |
+//! | [`Responder`] | the stateless server | §9.2 |
+//! | [`AccessList`] | access classes per address or prefix | — |
+//! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
 //!
-//! Units: times and offsets are `f64` seconds inside the algorithms (and on
-//! the engine's timeline, seconds since it started), wire values stay in
-//! NTP fixed point ([`ntp_wire::NtpTimestamp`], [`ntp_wire::NtpShort`]);
-//! poll intervals and precisions are log2 seconds; frequencies are ppm.
+//! The [`status`] module holds the operator text views (Cisco, Huawei,
+//! ntpq); they are public until they move to the runtime crate.
+//!
+//! ## Time and units
+//!
+//! The engine speaks one time type: [`ntp_wire::NtpTimestamp`], the caller's
+//! clock reading, on every input and output (deadlines, status times).
+//! Inside, it keeps a continuous `f64` timeline of seconds since it
+//! started; that never crosses its boundary. Values are plain numbers with
+//! their unit in the docs: offsets, delays, dispersions and jitters are
+//! `f64` seconds; frequencies ppm; poll intervals and precisions log2
+//! seconds. The pieces used alone ([`ClockFilter`], [`Selector`],
+//! [`Discipline`], [`RateLimiter`]) take times as `f64` seconds on the
+//! caller's own monotonic timeline, since they never see a packet.
 //!
 //! Where this crate departs from RFC 5905 or the reference implementation,
 //! the module that does it says so and why.
+//!
+//! ## Cargo features
+//!
+//! * `__internal-test-api` (off by default, not covered by semver): hooks
+//!   that this repository's fuzz targets and integration tests use to look
+//!   at the engine's internal timeline and at helpers of the leap module.
+//!   Applications must not enable it.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
-pub mod access;
-pub mod association;
-pub mod constants;
-pub mod discipline;
-pub mod engine;
-pub mod events;
-pub mod filter;
-pub mod leap;
-pub mod onwire;
-pub mod ratelimit;
-pub mod scenarios;
-pub mod select;
-pub mod server;
-pub mod sim;
+mod access;
+mod association;
+mod constants;
+mod discipline;
+mod engine;
+mod events;
+mod filter;
+mod ids;
+mod leap;
+mod onwire;
+mod ratelimit;
+mod select;
+mod server;
 pub mod status;
-pub mod system;
+mod system;
+mod table;
 
-// The names most users need, at the crate root. Code outside this crate
-// should import from here: the module paths are being curated.
-pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError};
-pub use association::{
-    Association, AssociationConfig, AssociationCounters, AssociationId, AssociationMode, AuthStatus, ConfigError, Unfit,
-};
-pub use discipline::{ClockState, DisciplineConfig};
-pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, Transmit};
-pub use events::{Counters, DemobilizeReason, Event, PacketTest};
-pub use leap::{LeapCommand, LeapCommandError, LeapFileError, LeapSecondsList};
-pub use ratelimit::RateLimitConfig;
-pub use select::SelectConfig;
-pub use server::{DropReason, Request, Responder, ResponderConfig, ResponderCounters, Response};
+// The engine and what goes in and out of it.
+pub use association::{Association, AssociationConfig, AssociationCounters, CALIBRATION_EXCHANGES, ConfigError};
+pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, TRANSMIT_QUEUE_LIMIT, Transmit};
+pub use events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
+pub use ids::{AssociationId, AssociationMode, PacketTest};
 pub use status::{PeerStatus, SystemStatus};
 pub use system::{SelectionStatus, SyncSource, SystemVariables};
+
+// The pieces usable alone.
+pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError};
+pub use discipline::{ClockState, Discipline, DisciplineConfig, DisciplineResult};
+pub use filter::{ClockFilter, FilterOutput, FilterParams, FilterSample, FilterVerdict};
+pub use leap::{LeapCommand, LeapCommandError, LeapEntry, LeapFileError, LeapHash, LeapSecondsList};
+pub use ratelimit::{RateDecision, RateLimitConfig, RateLimiter};
+pub use select::{Candidate, Outcome as SelectOutcome, SelectConfig, SelectError, Selector};
+pub use server::{DropReason, MAX_REPLY_LEN, Request, Responder, ResponderConfig, ResponderCounters, Response};
+
+/// Hooks for this repository's fuzz targets and integration tests. Not
+/// part of the API: enabled only by the `__internal-test-api` feature and
+/// free to change in any release.
+#[cfg(feature = "__internal-test-api")]
+#[doc(hidden)]
+pub mod test_api {
+    use ntp_wire::NtpDate;
+
+    use crate::{LeapCommand, LeapCommandError};
+
+    /// The manual leap command's acceptance rule (see `Engine::leap_command`).
+    pub fn check_leap_command(
+        command: LeapCommand,
+        leap_at: NtpDate,
+        now: NtpDate,
+        synchronized: bool,
+    ) -> Result<(), LeapCommandError> {
+        crate::leap::check_leap_command(command, leap_at, now, synchronized)
+    }
+
+    /// The first instant of the month after `now`'s.
+    pub fn end_of_month(now: NtpDate) -> NtpDate {
+        crate::leap::end_of_month(now)
+    }
+}

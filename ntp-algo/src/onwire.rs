@@ -27,7 +27,7 @@ use crate::constants::PHI;
 
 /// One measurement of a remote clock, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct OnWireSample {
+pub(crate) struct OnWireSample {
     /// θ: the remote clock minus ours, s.
     pub offset: f64,
     /// δ: round-trip delay, s (never below the precision floor).
@@ -39,7 +39,7 @@ pub struct OnWireSample {
 
 /// The four timestamps of one exchange (RFC 5905 Figure 15).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exchange {
+pub(crate) struct Exchange {
     /// T1: our transmit time, echoed back as the reply's origin timestamp.
     pub t1: NtpTimestamp,
     /// T2: the remote's receive time.
@@ -58,7 +58,7 @@ impl Exchange {
     /// (the remote's processing time measured longer than our round trip,
     /// possible when clocks tick coarsely) cannot make a sample look better
     /// than perfect.
-    pub fn sample(&self, remote_precision: i8, local_precision: i8) -> OnWireSample {
+    pub(crate) fn sample(&self, remote_precision: i8, local_precision: i8) -> OnWireSample {
         let outbound = self.t2 - self.t1;
         let inbound = self.t3 - self.t4;
         let offset = outbound.midpoint(inbound).to_seconds_f64();
@@ -73,7 +73,7 @@ impl Exchange {
 
 /// A broadcast sample: offset from the one-way reading plus half the
 /// calibrated round-trip delay (RFC 5905 §9.1, ntpd's `bdelay`).
-pub fn broadcast_sample(
+pub(crate) fn broadcast_sample(
     t3: NtpTimestamp,
     t4: NtpTimestamp,
     calibrated_delay: f64,
@@ -90,7 +90,7 @@ pub fn broadcast_sample(
 
 /// 2^`log2` seconds.
 #[inline]
-pub fn log2_seconds(log2: i8) -> f64 {
+pub(crate) fn log2_seconds(log2: i8) -> f64 {
     2f64.powi(i32::from(log2))
 }
 

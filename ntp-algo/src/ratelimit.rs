@@ -71,6 +71,7 @@ const SPACING_GRACE: f64 = 0.25;
 
 /// Rate limiting parameters. Log2 values are powers of two in seconds, as in ntpd's `discard` command.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RateLimitConfig {
     /// Minimum average interval between a source's requests, log2 seconds (default 3: 8 s; ntpd `average`).
     /// One token is refilled per interval.
@@ -107,6 +108,7 @@ impl RateLimitConfig {
 
 /// What to do with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
 pub enum RateDecision {
     /// Answer it.
     Allow,
@@ -532,7 +534,7 @@ mod tests {
     #[test]
     fn test_clear() {
         let mut rl = RateLimiter::new(RateLimitConfig::default());
-        rl.check(ip("192.0.2.1"), 0.0);
+        let _ = rl.check(ip("192.0.2.1"), 0.0);
         assert_eq!(rl.check(ip("192.0.2.1"), 0.1), RateDecision::KissOfDeath);
         rl.clear();
         assert_eq!(rl.tracked(), 0);

@@ -105,7 +105,7 @@ use crate::constants::{MAXDIST, MAXSTRAT, MIN_CLUSTER, MIN_SANE};
 /// Smallest root distance used as a combine weight's denominator, seconds.
 /// Real root distances are never this small (they include half the delay,
 /// at least MINDISP/2); it only keeps 1/λ finite.
-pub const MIN_DISTANCE: f64 = 1e-9;
+pub(crate) const MIN_DISTANCE: f64 = 1e-9;
 
 /// One association offered to the selection.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -131,6 +131,7 @@ pub struct Candidate {
 
 /// Selection parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SelectConfig {
     /// Fewest truechimers needed to synchronize (ntpd `minsane`, RFC CMIN).
     /// Default 1; 0 is treated as 1.
@@ -151,6 +152,7 @@ impl Default for SelectConfig {
 
 /// Why no system peer could be chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SelectError {
     /// No candidate was given, or none had finite, non-negative values.
     #[error("no usable candidates: nothing to select from")]
@@ -171,6 +173,8 @@ pub enum SelectError {
 /// The result of one selection. Slices borrow the [`Selector`]'s scratch
 /// space and hold candidate ids.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use]
 pub struct Outcome<'a> {
     /// Candidates whose correctness interval meets the intersection, best
     /// merit first.
@@ -480,7 +484,7 @@ fn is_synchronized(c: &Candidate) -> bool {
 /// Otherwise the current source is kept. "The peer is synchronized to the
 /// local node" (a loop) is the engine's fitness test and cannot be seen
 /// from a [`Candidate`].
-pub fn should_switch(current: Option<&Candidate>, current_usable: bool, new: &Candidate) -> bool {
+pub(crate) fn should_switch(current: Option<&Candidate>, current_usable: bool, new: &Candidate) -> bool {
     if !is_synchronized(new) {
         return false;
     }

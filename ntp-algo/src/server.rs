@@ -16,7 +16,7 @@
 
 use core::net::IpAddr;
 
-use ntp_wire::auth::{self, AuthError, KeyLookup};
+use ntp_wire::auth::{self, AuthError, Key, KeyLookup};
 use ntp_wire::{KissCode, LeapIndicator, Mode, NtpTimestamp, Packet, ReferenceId, Repr, Stratum, Version};
 
 use crate::access::AccessClass;
@@ -27,6 +27,7 @@ pub const MAX_REPLY_LEN: usize = 48 + 24;
 
 /// How the responder behaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ResponderConfig {
     /// Rate limiting per source; `None` answers every allowed request.
     pub rate_limit: Option<RateLimitConfig>,
@@ -47,6 +48,7 @@ impl Default for ResponderConfig {
 
 /// Why a request got no reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DropReason {
     /// Not a well-formed NTP packet.
     Malformed,
@@ -66,6 +68,8 @@ pub enum DropReason {
 
 /// What the responder did with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+#[must_use]
 pub enum Response {
     /// A reply of `len` bytes is in the output buffer.
     Reply {
@@ -92,6 +96,7 @@ pub enum Response {
 
 /// Counters of the responder.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResponderCounters {
     /// Replies written.
     pub replies: u64,
@@ -122,6 +127,41 @@ pub struct Request<'a> {
     pub received: NtpTimestamp,
     /// The same instant in seconds on the caller's timeline, for rate limiting.
     pub now: f64,
+}
+
+/// A request the engine's dispatch has parsed and MAC-checked already
+/// (a mode 1 packet that may not create an association): the responder
+/// answers it without doing either again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Verified<'p, 'b> {
+    /// The packet, structure checked.
+    pub(crate) packet: &'p Packet<&'b [u8]>,
+    /// The MAC verdict: the id of the trusted key it verified with, or why not.
+    pub(crate) key_id: Result<u32, AuthError>,
+}
+
+/// The MAC check of a request: still to run, or already run by the caller.
+#[derive(Clone, Copy, Debug)]
+enum MacCheck<'b> {
+    /// Verify these bytes.
+    Verify(&'b [u8]),
+    /// The caller's verdict: the trusted key's id, or why not.
+    Done(Result<u32, AuthError>),
+}
+
+impl MacCheck<'_> {
+    /// The key a request verified with (`None`: no MAC), or why it failed.
+    fn run<K: KeyLookup + ?Sized>(self, keys: &K) -> Result<Option<&Key>, AuthError> {
+        let verdict = match self {
+            MacCheck::Verify(bytes) => auth::verify(bytes, keys).map(|key| key.id()),
+            MacCheck::Done(verdict) => verdict,
+        };
+        match verdict {
+            Ok(key_id) => keys.lookup(key_id).map(|(key, _)| Some(key)).ok_or(AuthError::UnknownKey { key_id }),
+            Err(AuthError::NoMac) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 /// The stateless server.
@@ -169,6 +209,35 @@ impl Responder {
         out: &mut [u8],
     ) -> Response {
         let response = self.decide(request, system, keys, out);
+        self.count(response);
+        response
+    }
+
+    /// [`Responder::respond`] for a packet the caller has parsed and
+    /// MAC-checked already.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn respond_verified<K: KeyLookup + ?Sized>(
+        &mut self,
+        verified: Verified<'_, '_>,
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+    ) -> Response {
+        let verdict = MacCheck::Done(verified.key_id);
+        let response = if out.len() < MAX_REPLY_LEN {
+            Response::Drop(DropReason::BufferTooSmall)
+        } else {
+            self.answer(verified.packet, source, access, received, now, system, keys, out, verdict)
+        };
+        self.count(response);
+        response
+    }
+
+    fn count(&mut self, response: Response) {
         match response {
             Response::Reply { key_id, .. } => {
                 self.counters.replies += 1;
@@ -188,7 +257,6 @@ impl Responder {
                 }
             }
         }
-        response
     }
 
     fn decide<K: KeyLookup + ?Sized>(
@@ -203,6 +271,26 @@ impl Responder {
             return Response::Drop(DropReason::BufferTooSmall);
         }
         let Ok(packet) = Packet::new_checked(bytes) else { return Response::Drop(DropReason::Malformed) };
+        let verdict = MacCheck::Verify(bytes);
+        self.answer(&packet, source, access, received, now, system, keys, out, verdict)
+    }
+
+    /// The checks after parsing, in order of cost, and the reply. `verdict`
+    /// gives the MAC's verdict; it runs only once access and the rate
+    /// limiter have let the request through.
+    #[allow(clippy::too_many_arguments)]
+    fn answer<K: KeyLookup + ?Sized>(
+        &mut self,
+        packet: &Packet<&[u8]>,
+        source: IpAddr,
+        access: AccessClass,
+        received: NtpTimestamp,
+        now: f64,
+        system: &Repr,
+        keys: &K,
+        out: &mut [u8],
+        verdict: MacCheck<'_>,
+    ) -> Response {
         let reply_mode = match packet.mode() {
             Mode::Client => Mode::Server,
             Mode::SymmetricActive if self.config.answer_symmetric => Mode::SymmetricPassive,
@@ -222,12 +310,11 @@ impl Responder {
         if rate == RateDecision::Drop {
             return Response::Drop(DropReason::RateLimited);
         }
-        let key = match auth::verify(bytes, keys) {
-            Ok(key) => Some(key),
-            Err(AuthError::NoMac) => None,
+        let key = match verdict.run(keys) {
+            Ok(key) => key,
             Err(error) => {
                 if self.config.crypto_nak_on_failure {
-                    return self.crypto_nak(&packet, reply_mode, received, out);
+                    return self.crypto_nak(packet, reply_mode, received, out);
                 }
                 return Response::Drop(DropReason::AuthFailed(error));
             }
@@ -287,6 +374,94 @@ impl Responder {
         match reply.emit_into(out).and_then(|len| ntp_wire::trailer::emit_crypto_nak(out, len)) {
             Ok(len) => Response::CryptoNak { len },
             Err(_) => Response::Drop(DropReason::BufferTooSmall),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ntp_wire::auth::Keyring;
+
+    use super::*;
+
+    fn system() -> Repr {
+        Repr {
+            leap: LeapIndicator::NoWarning,
+            stratum: Stratum(2),
+            precision: -20,
+            reference_id: ReferenceId([10, 0, 0, 1]),
+            reference_time: NtpTimestamp::from_unix(1_795_219_100, 0),
+            ..Repr::default()
+        }
+    }
+
+    fn request(transmit: NtpTimestamp) -> [u8; 48] {
+        let mut out = [0u8; 48];
+        Repr { mode: Mode::Client, poll: 6, transmit_time: transmit, ..Repr::default() }.emit_into(&mut out).unwrap();
+        out
+    }
+
+    /// Sends one request from 192.0.2.7 at `now` seconds; returns the response and the reply's header.
+    fn ask(responder: &mut Responder, access: AccessClass, now: f64) -> (Response, Option<Repr>, NtpTimestamp) {
+        let sent = NtpTimestamp::from_unix(1_795_219_200, 0) + ntp_wire::NtpDuration::from_seconds_f64(now);
+        let bytes = request(sent);
+        let received = sent + ntp_wire::NtpDuration::from_seconds_f64(0.0001);
+        let source = "192.0.2.7".parse().unwrap();
+        let mut out = [0u8; MAX_REPLY_LEN];
+        let r = Request { bytes: &bytes, source, access, received, now };
+        let response = responder.respond(&r, &system(), &Keyring::new(), &mut out);
+        let header = match response {
+            Response::Reply { len, .. } | Response::KissOfDeath { len, .. } => Repr::from_bytes(&out[..len]).ok(),
+            _ => None,
+        };
+        (response, header, sent)
+    }
+
+    #[test]
+    fn test_reply_carries_the_system_variables_and_our_origin() {
+        let mut responder = Responder::new(ResponderConfig::default());
+        let (response, reply, sent) = ask(&mut responder, AccessClass::Serve, 0.0);
+        assert!(matches!(response, Response::Reply { len: 48, key_id: None }), "{response:?}");
+        let reply = reply.unwrap();
+        assert_eq!((reply.mode, reply.stratum, reply.reference_id), (Mode::Server, Stratum(2), system().reference_id));
+        assert_eq!(reply.origin_time, sent, "the client's transmit time comes back as the origin");
+        assert_eq!(responder.counters().replies, 1);
+    }
+
+    #[test]
+    fn test_rate_kiss_of_death() {
+        let limit = RateLimitConfig { burst: 1, ..RateLimitConfig::default() };
+        let config = ResponderConfig { rate_limit: Some(limit), ..ResponderConfig::default() };
+        let mut responder = Responder::new(config);
+        let (first, _, _) = ask(&mut responder, AccessClass::Serve, 0.0);
+        assert!(matches!(first, Response::Reply { .. }), "{first:?}");
+        // Too soon after the first (minimum spacing 2 s, bucket empty): KoD RATE.
+        let (second, kod, sent) = ask(&mut responder, AccessClass::Serve, 0.5);
+        assert_eq!(second, Response::KissOfDeath { len: 48, code: KissCode::Rate });
+        let kod = kod.unwrap();
+        assert_eq!(kod.stratum, Stratum::UNSPECIFIED, "a KoD has stratum 0 (RFC 5905 §7.4)");
+        assert_eq!(kod.reference_id.0, *b"RATE");
+        assert_eq!(kod.leap, LeapIndicator::Unsynchronized);
+        assert_eq!(kod.mode, Mode::Server);
+        assert_eq!(kod.origin_time, sent, "the client matches the KoD to its request by the origin");
+        assert!(kod.reference_time.is_zero(), "a KoD carries no time of ours");
+        assert_eq!((kod.receive_time, kod.transmit_time), (sent, sent), "nor our clock");
+        // And a third, still too soon, is dropped: at most one KoD per spacing.
+        let (third, _, _) = ask(&mut responder, AccessClass::Serve, 1.0);
+        assert_eq!(third, Response::Drop(DropReason::RateLimited));
+        assert_eq!((responder.counters().kod_sent, responder.counters().rate_dropped), (1, 1));
+    }
+
+    #[test]
+    fn test_access_classes_for_time_requests() {
+        for class in AccessClass::ALL {
+            let mut responder = Responder::new(ResponderConfig::default());
+            let (response, _, _) = ask(&mut responder, class, 0.0);
+            if class.allows_time_requests() {
+                assert!(matches!(response, Response::Reply { .. }), "{class}: {response:?}");
+            } else {
+                assert_eq!(response, Response::Drop(DropReason::AccessDenied), "{class}");
+            }
         }
     }
 }

@@ -1,6 +1,10 @@
 //! Status views: the monitoring data operators read, as plain data and as
 //! text in the style of the tools they already know.
 //!
+//! The plain data ([`SystemStatus`], [`PeerStatus`]) is re-exported at the
+//! crate root. The text views are public here until they move to the
+//! runtime crate, where a daemon's output belongs.
+//!
 //! The fields cover the white paper's MIB list (CISCO-NTP-MIB): for the
 //! system cntpSysStratum, Precision, RootDelay, RootDispersion, RefTime,
 //! Peer and Clock; for each association cntpPeersAssocId, Configured,
@@ -16,13 +20,15 @@ use core::net::SocketAddr;
 
 use ntp_wire::{LeapIndicator, NtpDate, NtpTimestamp, ReferenceId};
 
-use crate::association::{AssociationId, AssociationMode};
 use crate::discipline::ClockState;
 use crate::engine::Engine;
+use crate::ids::{AssociationId, AssociationMode};
 use crate::system::{SelectionStatus, SyncSource};
 
-/// The system's status (cntpSys*).
+/// The system's status (cntpSys*), from [`Engine::system_status`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use]
 pub struct SystemStatus {
     /// Whether the clock is synchronized.
     pub synchronized: bool,
@@ -62,8 +68,10 @@ pub struct SystemStatus {
     pub since_update: Option<f64>,
 }
 
-/// One association's status (cntpPeers*).
+/// One association's status (cntpPeers*), from [`Engine::peer_status`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+#[must_use]
 pub struct PeerStatus {
     /// cntpPeersAssocId.
     pub id: AssociationId,
@@ -101,63 +109,63 @@ pub struct PeerStatus {
     pub selection: SelectionStatus,
 }
 
-impl Engine {
-    /// The system status at `now`.
-    pub fn system_status(&self, now: NtpTimestamp) -> SystemStatus {
-        let t = self.seconds(now);
-        let system = self.system();
-        let peer = system.system_peer().and_then(|id| self.association(id));
-        let discipline = self.discipline();
-        SystemStatus {
-            synchronized: system.is_synchronized(),
-            source: system.source,
-            stratum: system.stratum,
-            precision: system.precision,
-            root_delay: system.root_delay,
-            root_dispersion: system.root_dispersion_at(t),
-            reference_time: system.reference_time,
-            reference_id: system.reference_id,
-            system_peer: peer.map(|p| p.config().address),
-            system_peer_id: peer.map(|p| p.id()),
-            clock: now,
-            leap: system.leap,
-            offset: system.offset,
-            frequency_ppm: discipline.frequency_ppm(),
-            jitter: system.jitter,
-            clock_state: discipline.state(),
-            poll: system.poll,
-            since_update: system.is_synchronized().then_some(t - system.update_time),
-        }
+/// The system status at `now` ([`Engine::system_status`]).
+pub(crate) fn system_status(engine: &Engine, now: NtpTimestamp) -> SystemStatus {
+    let t = engine.seconds(now);
+    let system = engine.system();
+    let peer = system.system_peer().and_then(|id| engine.association(id));
+    let discipline = engine.discipline();
+    SystemStatus {
+        synchronized: system.is_synchronized(),
+        source: system.source,
+        stratum: system.stratum,
+        precision: system.precision,
+        root_delay: system.root_delay,
+        root_dispersion: system.root_dispersion_at(t),
+        reference_time: system.reference_time,
+        reference_id: system.reference_id,
+        system_peer: peer.map(|p| p.config().address),
+        system_peer_id: peer.map(|p| p.id()),
+        clock: now,
+        leap: system.leap,
+        offset: system.offset,
+        frequency_ppm: discipline.frequency_ppm(),
+        jitter: system.jitter,
+        clock_state: discipline.state(),
+        poll: system.poll,
+        since_update: system.is_synchronized().then_some(t - system.update_time),
     }
+}
 
-    /// Every association's status at `now`.
-    pub fn peer_status(&self, now: NtpTimestamp) -> Vec<PeerStatus> {
-        let t = self.seconds(now);
-        self.associations()
-            .map(|a| {
-                let out = a.filter_output();
-                PeerStatus {
-                    id: a.id(),
-                    configured: !a.is_ephemeral(),
-                    address: a.config().address,
-                    mode: a.config().mode,
-                    stratum: a.stratum(),
-                    root_delay: a.root_delay(),
-                    root_dispersion: a.root_dispersion(),
-                    reference_time: a.reference_time(),
-                    reference_id: a.reference_id(),
-                    reach: a.reach(),
-                    offset: a.offset_now(self.phase()),
-                    delay: out.map(|o| o.delay),
-                    dispersion: out.map(|_| a.filter().dispersion_at(t)),
-                    jitter: out.map(|o| o.jitter),
-                    poll: a.poll_log2(),
-                    since_sample: out.map(|o| t - o.time),
-                    selection: self.selection_status(a.id()),
-                }
-            })
-            .collect()
-    }
+/// Every association's status at `now` ([`Engine::peer_status`]).
+pub(crate) fn peer_status(engine: &Engine, now: NtpTimestamp) -> Vec<PeerStatus> {
+    let t = engine.seconds(now);
+    let phase = engine.phase();
+    engine
+        .associations()
+        .map(|a| {
+            let out = a.filter_output();
+            PeerStatus {
+                id: a.id(),
+                configured: !a.is_ephemeral(),
+                address: a.config().address,
+                mode: a.config().mode,
+                stratum: a.stratum(),
+                root_delay: a.root_delay(),
+                root_dispersion: a.root_dispersion(),
+                reference_time: a.reference_time(),
+                reference_id: a.reference_id(),
+                reach: a.reach(),
+                offset: a.offset_now(phase),
+                delay: out.map(|o| o.delay),
+                dispersion: out.map(|_| a.filter().dispersion_at(t)),
+                jitter: out.map(|o| o.jitter),
+                poll: a.poll_log2(),
+                since_sample: out.map(|o| t - o.time),
+                selection: a.selection(),
+            }
+        })
+        .collect()
 }
 
 fn refid_text(id: ReferenceId, stratum: u8) -> String {
@@ -311,17 +319,92 @@ pub fn ntpq_peers(peers: &[PeerStatus]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::scenarios;
+    use ntp_wire::NtpDuration;
+    use ntp_wire::auth::Keyring;
 
-    /// Seed 001 after an hour: DeviceD is a stratum-3 client of DeviceC.
+    use super::*;
+    use crate::{AccessClass, AssociationConfig, EngineConfig, Output, Prefix};
+
+    const C: &str = "10.0.1.31:123";
+    const D: &str = "10.0.2.1:123";
+    const E: &str = "10.0.2.2:123";
+
+    /// Seed 001's chain in miniature: DeviceC serves its clock at stratum 2,
+    /// DeviceD is its client, DeviceE a symmetric peer of DeviceD. Every
+    /// datagram takes 1 ms; clocks are perfect (clock actions are ignored).
+    struct Chain {
+        nodes: Vec<(SocketAddr, Engine)>,
+        now: NtpTimestamp,
+    }
+
+    impl Chain {
+        fn new() -> Self {
+            let now = NtpTimestamp::from_unix(1_795_219_200, 0);
+            let node = |config: EngineConfig, at: &str| -> (SocketAddr, Engine) {
+                let address: SocketAddr = at.parse().unwrap();
+                (address, Engine::new(config.with_local_address(address.ip()), Keyring::new(), now))
+            };
+            let mut d_config = EngineConfig::default();
+            d_config.access.add(Prefix::host(E.parse::<SocketAddr>().unwrap().ip()), AccessClass::Peer);
+            let mut nodes = vec![
+                node(EngineConfig::default().with_local_reference(2), C),
+                node(d_config, D),
+                node(EngineConfig::default(), E),
+            ];
+            nodes[1].1.add_association(AssociationConfig::client(C.parse().unwrap()).with_iburst(true), now).unwrap();
+            nodes[2]
+                .1
+                .add_association(AssociationConfig::symmetric_active(D.parse().unwrap()).with_iburst(true), now)
+                .unwrap();
+            Chain { nodes, now }
+        }
+
+        /// Runs every deadline up to `seconds` after the start.
+        fn run(&mut self, seconds: f64) {
+            let end = self.now + NtpDuration::from_seconds_f64(seconds);
+            loop {
+                let next = self.nodes.iter().map(|(_, e)| e.next_deadline()).min().unwrap();
+                if (next - end).to_bits() > 0 {
+                    return;
+                }
+                self.now = if (next - self.now).to_bits() > 0 { next } else { self.now };
+                for i in 0..self.nodes.len() {
+                    let now = self.now;
+                    self.nodes[i].1.handle_timeout(now);
+                    self.flush(i, now);
+                }
+            }
+        }
+
+        /// Delivers node `from`'s datagrams (and the answers they cause), 1 ms each.
+        fn flush(&mut self, from: usize, now: NtpTimestamp) {
+            let source = self.nodes[from].0;
+            let arrival = now + NtpDuration::from_seconds_f64(0.001);
+            loop {
+                match self.nodes[from].1.poll_output() {
+                    Output::Transmit(t) => {
+                        if let Some(to) = self.nodes.iter().position(|(a, _)| *a == t.destination) {
+                            self.nodes[to].1.handle_datagram(arrival, source, t.payload());
+                            self.flush(to, arrival);
+                        }
+                    }
+                    Output::Timeout(_) => return,
+                    _ => {}
+                }
+            }
+        }
+
+        fn status(&self, node: usize) -> (SystemStatus, Vec<PeerStatus>) {
+            let engine = &self.nodes[node].1;
+            (engine.system_status(self.now), engine.peer_status(self.now))
+        }
+    }
+
+    /// After an hour: DeviceD is a stratum-3 client of DeviceC.
     fn device_d() -> (SystemStatus, Vec<PeerStatus>) {
-        let mut s = scenarios::seed_001(1);
-        s.sim.run_until(3600.0);
-        let d = s.sim.find("DeviceD").unwrap();
-        let now = s.sim.reading(d).unwrap();
-        let engine = &s.sim.node(d).unwrap().engine;
-        (engine.system_status(now), engine.peer_status(now))
+        let mut chain = Chain::new();
+        chain.run(3600.0);
+        chain.status(1)
     }
 
     #[test]
@@ -329,7 +412,7 @@ mod tests {
         let (system, peers) = device_d();
         assert!(system.synchronized);
         assert_eq!(system.stratum, 3);
-        assert_eq!(system.system_peer, Some("10.0.1.31:123".parse().unwrap()));
+        assert_eq!(system.system_peer, Some(C.parse().unwrap()));
         assert!(system.root_delay > 0.0 && system.root_dispersion > 0.0);
         assert!(!system.reference_time.is_zero());
         assert_eq!(system.leap, LeapIndicator::NoWarning);
@@ -365,16 +448,20 @@ mod tests {
 
     #[test]
     fn test_unsynchronized_views() {
-        let mut s = scenarios::seed_001(1);
-        let e = s.sim.find("DeviceE").unwrap();
-        let now = s.sim.reading(e).unwrap();
-        let engine = &s.sim.node(e).unwrap().engine;
-        let status = cisco_show_ntp_status(&engine.system_status(now));
+        // DeviceE before anything was exchanged: nothing to show yet.
+        let chain = Chain::new();
+        let (system, peers) = chain.status(2);
+        let status = cisco_show_ntp_status(&system);
         assert!(status.starts_with("Clock is unsynchronized, stratum 16, reference is none"), "{status}");
         assert!(status.contains("last update was never"));
-        let huawei = huawei_display_ntp_status(&engine.system_status(now), None);
+        let huawei = huawei_display_ntp_status(&system, None);
         assert!(huawei.contains(" clock status: unsynchronized"));
-        assert!(cisco_show_ntp_associations(&engine.peer_status(now)).contains(" - "));
-        s.sim.run_until(1.0);
+        assert!(huawei.contains(" clock stratum: 16"));
+        // One configured peer, never heard: no tally, stratum 16, reach 0, no numbers.
+        let associations = cisco_show_ntp_associations(&peers);
+        let row = associations.lines().nth(1).unwrap();
+        assert!(row.starts_with(" ~10.0.2.1:123"), "{associations}");
+        assert!(row.split_whitespace().any(|f| f == "16") && row.contains(" 0 "), "{row}");
+        assert!(row.trim_end().ends_with('-'), "no dispersion before a sample: {row}");
     }
 }

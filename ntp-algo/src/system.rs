@@ -5,8 +5,8 @@ use core::net::IpAddr;
 
 use ntp_wire::{LeapIndicator, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum};
 
-use crate::association::AssociationId;
 use crate::constants::{MAXSTRAT, PHI};
+use crate::ids::AssociationId;
 
 /// Where the system takes its time from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,8 +51,9 @@ impl SelectionStatus {
     }
 }
 
-/// The system variables.
+/// The system variables, as the engine last set them ([`crate::Engine::system`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SystemVariables {
     /// Leap indicator we announce (3 while unsynchronized).
     pub leap: LeapIndicator,
@@ -63,14 +64,14 @@ pub struct SystemVariables {
     /// Round-trip delay to the primary reference, seconds.
     pub root_delay: f64,
     /// Dispersion to the primary reference at the last update, seconds; it
-    /// grows at PHI from then on (see [`SystemVariables::root_dispersion_at`]).
+    /// grows at PHI (15 ppm) from then on ([`crate::SystemStatus::root_dispersion`] gives it grown to now).
     pub root_dispersion: f64,
     /// Reference id we announce.
     pub reference_id: ReferenceId,
     /// When the clock was last updated (our clock).
     pub reference_time: NtpTimestamp,
     /// The same instant on the engine's timeline, seconds.
-    pub update_time: f64,
+    pub(crate) update_time: f64,
     /// Where the time comes from.
     pub source: SyncSource,
     /// The last combined offset handed to the discipline, seconds.
@@ -83,7 +84,7 @@ pub struct SystemVariables {
 
 impl SystemVariables {
     /// The variables of an unsynchronized node with clock precision `precision`.
-    pub fn unsynchronized(precision: i8, poll: i8) -> Self {
+    pub(crate) fn unsynchronized(precision: i8, poll: i8) -> Self {
         SystemVariables {
             leap: LeapIndicator::Unsynchronized,
             stratum: MAXSTRAT,
@@ -114,7 +115,7 @@ impl SystemVariables {
     }
 
     /// Root dispersion at `now` (engine timeline), grown at PHI since the update.
-    pub fn root_dispersion_at(&self, now: f64) -> f64 {
+    pub(crate) fn root_dispersion_at(&self, now: f64) -> f64 {
         if self.is_synchronized() {
             self.root_dispersion + PHI * (now - self.update_time).max(0.0)
         } else {
@@ -122,14 +123,9 @@ impl SystemVariables {
         }
     }
 
-    /// Root distance at `now`: half the root delay plus the root dispersion.
-    pub fn root_distance_at(&self, now: f64) -> f64 {
-        self.root_delay / 2.0 + self.root_dispersion_at(now)
-    }
-
     /// The header fields our packets carry at `now`; mode, poll and the
     /// three exchange timestamps are left for the sender to fill in.
-    pub fn header_template(&self, now: f64) -> Repr {
+    pub(crate) fn header_template(&self, now: f64) -> Repr {
         Repr {
             leap: self.leap,
             stratum: Stratum(self.stratum),
@@ -144,6 +140,6 @@ impl SystemVariables {
 }
 
 /// The reference id that names `addr` as our upstream (RFC 5905 §7.3).
-pub fn reference_id_for(addr: IpAddr) -> ReferenceId {
+pub(crate) fn reference_id_for(addr: IpAddr) -> ReferenceId {
     ReferenceId::from_ip(addr)
 }

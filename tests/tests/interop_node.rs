@@ -38,7 +38,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ntp_algo::association::CALIBRATION_EXCHANGES;
+use ntp_algo::CALIBRATION_EXCHANGES;
 use ntp_tests::chrony::{Chronyd, ChronydConfig};
 use ntp_tests::node::{AssocLine, Node, NodeReport};
 use ntp_tests::tools;

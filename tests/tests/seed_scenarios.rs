@@ -1,12 +1,12 @@
 //! The seed documents' scenarios, asserting the outcome each seed states.
-//! The topologies live in `ntp_algo::scenarios` (the lab prints the same runs).
+//! The topologies live in the `ntp-lab` crate (the lab prints the same runs).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::net::IpAddr;
 
-use ntp_algo::scenarios::{self, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
-use ntp_algo::sim::Simulation;
-use ntp_algo::system::{SelectionStatus, SyncSource};
+use ntp_algo::{SelectionStatus, SyncSource};
+use ntp_lab::{self as scenarios, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
+use ntp_sim::Simulation;
 use ntp_wire::ReferenceId;
 
 fn ip(s: &str) -> IpAddr {
@@ -36,7 +36,7 @@ fn selection_of(sim: &Simulation, node: usize, peer: &str) -> SelectionStatus {
 
 #[test]
 fn seed_001_master_client_peer_chain() {
-    let mut s = scenarios::seed_001(1);
+    let mut s = scenarios::seed_001(1).unwrap();
     s.sim.run_until(s.duration);
     let sim = &mut s.sim;
     let (c, d, e) = (sim.find("DeviceC").unwrap(), sim.find("DeviceD").unwrap(), sim.find("DeviceE").unwrap());
@@ -63,7 +63,7 @@ fn seed_001_master_client_peer_chain() {
 
 #[test]
 fn seed_000_002_peers_back_each_other_up() {
-    let mut s = scenarios::seed_000_002(1);
+    let mut s = scenarios::seed_000_002(1).unwrap();
     let sim = &mut s.sim;
     let (r1, r2) = (sim.find("R1").unwrap(), sim.find("R2").unwrap());
     let mut loops = 0;
@@ -90,13 +90,13 @@ fn seed_000_002_peers_back_each_other_up() {
     assert_eq!(stratum(sim, r1), 2);
     assert_eq!(loops, 0, "R2 took R1 while R1 depended on R2");
     let events = sim.records().iter().filter(|r| r.node == r2);
-    let r2_took_r1 = events.filter(|r| matches!(r.event, ntp_algo::events::Event::SystemPeerChanged { .. })).count();
+    let r2_took_r1 = events.filter(|r| matches!(r.event, ntp_algo::Event::SystemPeerChanged { .. })).count();
     assert!(r2_took_r1 <= 1, "R2 hopped between sources {r2_took_r1} times");
 }
 
 #[test]
 fn seed_003_falseticker_master_fallback_and_broadcast() {
-    let mut s = scenarios::seed_003(1);
+    let mut s = scenarios::seed_003(1).unwrap();
     let sim = &mut s.sim;
     let [p1, p2, b1, b2] = ["P1", "P2", "B1", "B2"].map(|n| sim.find(n).unwrap());
     sim.run_until(SEED_003_CUT - 1.0);
@@ -109,9 +109,7 @@ fn seed_003_falseticker_master_fallback_and_broadcast() {
         assert!(sim.true_offset(node).unwrap().abs() < 0.002);
     }
     assert!(
-        sim.records()
-            .iter()
-            .any(|r| r.node == p1 && matches!(r.event, ntp_algo::events::Event::FalsetickerRejected { .. }))
+        sim.records().iter().any(|r| r.node == p1 && matches!(r.event, ntp_algo::Event::FalsetickerRejected { .. }))
     );
     // Broadcast clients follow P1.
     for node in [b1, b2] {
@@ -136,7 +134,7 @@ fn seed_003_falseticker_master_fallback_and_broadcast() {
 #[test]
 fn same_seed_same_run() {
     let run = |seed| {
-        let mut s = scenarios::seed_000_002(seed);
+        let mut s = scenarios::seed_000_002(seed).unwrap();
         s.sim.run_until(3000.0);
         (s.sim.records().to_vec(), s.sim.stats)
     };
@@ -146,7 +144,7 @@ fn same_seed_same_run() {
 
 #[test]
 fn orphan_mode_elects_the_lowest_address_and_keeps_one_time() {
-    let mut s = scenarios::orphan(1);
+    let mut s = scenarios::orphan(1).unwrap();
     let sim = &mut s.sim;
     let [o1, o2, o3] = ["O1", "O2", "O3"].map(|n| sim.find(n).unwrap());
     // Before orphan mode may start (300 s) nobody serves its own clock.
@@ -176,7 +174,7 @@ fn a_client_whose_clock_is_set_wrong_recovers() {
     // One client, synchronized, then someone sets its clock 0.5 s ahead:
     // the engine sees a spike, waits out the stepout, steps back, and is
     // within a millisecond again.
-    let mut s = scenarios::accuracy(3, 100e-6, 20.0, 0.05, 6000.0);
+    let mut s = scenarios::accuracy(3, 100e-6, 20.0, 0.05, 6000.0).unwrap();
     let client = s.sim.find("client").unwrap();
     s.sim.schedule_clock_step(3000.0, client, 0.5);
     s.sim.run_until(2999.0);
@@ -188,11 +186,139 @@ fn a_client_whose_clock_is_set_wrong_recovers() {
         .iter()
         .filter(|r| r.node == client && r.time > 3000.0)
         .filter_map(|r| match r.event {
-            ntp_algo::events::Event::ClockStepped { offset } => Some(offset),
+            ntp_algo::Event::ClockStepped { offset } => Some(offset),
             _ => None,
         })
         .collect();
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert!((steps[0] + 0.5).abs() < 0.01, "{steps:?}");
     assert!(s.sim.true_offset(client).unwrap().abs() < 0.001);
+}
+
+/// A client of four stratum-1 servers, two of them `apart` seconds ahead of
+/// the other two (perfect clocks, LAN links).
+fn two_against_two(apart: f64, split: usize) -> (Simulation, usize) {
+    use ntp_algo::{AssociationConfig, EngineConfig};
+    use ntp_sim::{ClockModel, LinkModel};
+    use ntp_wire::auth::Keyring;
+    let mut sim = Simulation::new(5);
+    let client = sim.add_node("C", scenarios::address("10.0.2.1"), EngineConfig::default(), Keyring::new(), {
+        ClockModel::PERFECT
+    });
+    for i in 0..4u8 {
+        let offset = if usize::from(i) < split { 0.0 } else { apart };
+        let clock = ClockModel { offset, frequency_ppm: 0.0, wander_ppm: 0.0 };
+        let ip = format!("10.0.1.{}", i + 1);
+        let config = EngineConfig::default().with_local_reference(1);
+        let server = sim.add_node(&ip, scenarios::address(&ip), config, Keyring::new(), clock);
+        sim.link(server, client, LinkModel::LAN);
+        sim.add_association(client, AssociationConfig::client(scenarios::address(&ip)).with_iburst(true)).unwrap();
+    }
+    (sim, client)
+}
+
+#[test]
+fn two_against_two_has_no_majority_and_no_system_peer() {
+    // RFC 5905 §11.2.1: the intersection needs the correctness intervals of
+    // a majority (more than half) to overlap; two pairs 100 ms apart give
+    // two intervals held by exactly half each, so no source is chosen and
+    // the client stays unsynchronized rather than pick a side.
+    // While the filters are filling, each source's root distance (its
+    // interval's half-width) is larger than the 100 ms between the pairs, so
+    // all four intervals overlap and a source may rightly be chosen. Once
+    // the filters are full (8 samples: iburst, then two 64 s polls; 300 s
+    // is ample), the pairs' intervals are disjoint and nothing may be.
+    let (mut sim, client) = two_against_two(0.100, 2);
+    let (mut observed, mut chosen) = (0, 0);
+    sim.run_until_with(2000.0, |sim| {
+        if sim.now() > 300.0 {
+            observed += 1;
+            if system_peer(sim, client).is_some() || synchronized(sim, client) {
+                chosen += 1;
+            }
+        }
+    });
+    assert!(observed > 50);
+    assert_eq!(chosen, 0, "a system peer was chosen without a majority");
+    let lost = sim.records().iter().any(|r| r.node == client && matches!(r.event, ntp_algo::Event::SyncLost));
+    assert!(lost, "the client gave up the source it had while the intervals overlapped");
+    assert_eq!(stratum(&sim, client), 16);
+    let engine = &sim.node(client).unwrap().engine;
+    assert!(engine.associations().all(|a| a.reach() != 0 && a.counters().samples > 0), "every server answers");
+    assert!(engine.associations().all(|a| a.selection() != SelectionStatus::SystemPeer));
+
+    // Control: three against one is a majority; the client follows the three.
+    let (mut sim, client) = two_against_two(0.100, 3);
+    sim.run_until(2000.0);
+    assert!(synchronized(&sim, client));
+    let peer = system_peer(&sim, client).unwrap();
+    assert_ne!(peer, ip("10.0.1.4"), "the lone server is the falseticker");
+    assert_eq!(selection_of(&sim, client, "10.0.1.4"), SelectionStatus::Falseticker);
+}
+
+/// Checks the graph of system peers at this instant: no cycle, and no
+/// node's stratum above its true distance from a reference (the stratum of
+/// the node at the end of its chain that serves its own clock, plus the
+/// hops to it). Returns a description of the first violation.
+fn timing_loop_or_inflated_stratum(sim: &Simulation) -> Option<String> {
+    let nodes = sim.nodes();
+    let next = |i: usize| -> Option<usize> {
+        let peer = system_peer(sim, i)?;
+        nodes.iter().position(|n| n.address.ip() == peer)
+    };
+    for start in 0..nodes.len() {
+        if !synchronized(sim, start) || next(start).is_none() {
+            continue;
+        }
+        let mut seen = vec![start];
+        let mut at = start;
+        while let Some(up) = next(at) {
+            if seen.contains(&up) {
+                let names: Vec<_> = seen.iter().map(|&i| nodes[i].name.as_str()).collect();
+                return Some(format!("cycle {names:?} -> {} at {:.0} s", nodes[up].name, sim.now()));
+            }
+            seen.push(up);
+            at = up;
+        }
+        let root = &nodes[at].engine.system();
+        if !matches!(root.source, SyncSource::LocalReference | SyncSource::Orphan) {
+            continue; // the chain ends at a node that has just lost its source
+        }
+        let hops = (seen.len() - 1) as u8;
+        let own = stratum(sim, start);
+        if own > root.stratum + hops {
+            return Some(format!(
+                "{} is stratum {own}, {hops} hops from {} at stratum {}, at {:.0} s",
+                nodes[start].name,
+                nodes[at].name,
+                root.stratum,
+                sim.now()
+            ));
+        }
+    }
+    None
+}
+
+#[test]
+fn no_scenario_ever_forms_a_timing_loop_or_inflates_its_stratum() {
+    for mut scenario in scenarios::all(1).unwrap() {
+        let mut violations = Vec::new();
+        let mut next_sample = 0.0;
+        scenario.sim.run_until_with(scenario.duration, |sim| {
+            // Every second of the run (the simulator calls back after every event).
+            while sim.now() >= next_sample {
+                next_sample += 1.0;
+                if let Some(v) = timing_loop_or_inflated_stratum(sim) {
+                    violations.push(v);
+                }
+            }
+        });
+        assert!(
+            violations.is_empty(),
+            "{}: {} violations, first {:?}",
+            scenario.name,
+            violations.len(),
+            violations.first()
+        );
+    }
 }

@@ -8,11 +8,11 @@ use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use ntp_algo::access::{AccessClass, AccessList, Prefix};
-use ntp_algo::association::{AssociationConfig, AssociationMode};
-use ntp_algo::engine::{ClockAction, Engine, EngineConfig, Output};
-use ntp_algo::ratelimit::RateLimitConfig;
+use ntp_algo::RateLimitConfig;
 use ntp_algo::status;
+use ntp_algo::{AccessClass, AccessList, Prefix};
+use ntp_algo::{AssociationConfig, AssociationMode};
+use ntp_algo::{ClockAction, Engine, EngineConfig, Output};
 use ntp_wire::auth::Keyring;
 use ntp_wire::{NtpDuration, NtpTimestamp};
 
@@ -58,6 +58,7 @@ impl SoftClock {
         match action {
             ClockAction::Step { offset } => self.phase += offset,
             ClockAction::SetFrequency { ppm } => self.frequency_ppm = ppm,
+            _ => {}
         }
     }
 
@@ -154,14 +155,12 @@ pub(crate) fn build_engine(opts: &NodeOptions, keys: Keyring, now: NtpTimestamp)
     for (prefix, class) in &opts.access {
         access.add(*prefix, *class);
     }
-    let mut config = EngineConfig {
-        local_addresses: vec![listen.ip()],
-        require_authentication: opts.authenticate,
-        access,
-        broadcast_client: opts.broadcast_client,
-        local_reference_stratum: opts.master,
-        ..EngineConfig::default()
-    };
+    let mut config = EngineConfig::default()
+        .with_local_address(listen.ip())
+        .with_authentication_required(opts.authenticate)
+        .with_access(access)
+        .with_broadcast_client(opts.broadcast_client);
+    config.local_reference_stratum = opts.master;
     if opts.rate_limit {
         config.responder.rate_limit = Some(RateLimitConfig::default());
     }
@@ -230,12 +229,11 @@ pub(crate) fn run(opts: &NodeOptions, name: &str) -> Result<(), String> {
                     }
                 }
                 Output::Clock(action) => clock.apply(action),
-                Output::Event(event) => {
-                    if !opts.quiet {
-                        println!("{name}: [{:8.3}s] {event:?}", started.elapsed().as_secs_f64());
-                    }
+                Output::Event(event) if !opts.quiet => {
+                    println!("{name}: [{:8.3}s] {event:?}", started.elapsed().as_secs_f64());
                 }
                 Output::Timeout(at) => break at,
+                _ => {}
             }
         };
         if let Some(limit) = opts.duration
@@ -268,7 +266,7 @@ pub(crate) fn run(opts: &NodeOptions, name: &str) -> Result<(), String> {
             Err(e) => return Err(format!("receive: {e}")),
         }
         let now = clock.now();
-        if (now - engine.timestamp_at(engine.next_deadline())).to_bits() >= 0 {
+        if (now - engine.next_deadline()).to_bits() >= 0 {
             engine.handle_timeout(now);
         }
     }

@@ -1,6 +1,6 @@
 //! Accuracy of the whole engine in the simulator (issue 5's yardstick).
 //!
-//! `cargo bench -p ntp-algo --bench accuracy`
+//! `cargo bench -p ntp-lab --bench accuracy`
 //!
 //! One client, one perfect stratum-1 server; the link's base delay and mean
 //! exponential jitter are both J; the client's clock starts 0.1 s off with
@@ -15,8 +15,7 @@
 //!   moment the true offset stays within 1 ms for the rest of the run.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use ntp_algo::events::Event;
-use ntp_algo::scenarios;
+use ntp_algo::Event;
 
 const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 const DAY: f64 = 86_400.0;
@@ -31,7 +30,7 @@ struct Run {
 }
 
 fn run(jitter: f64, seed: u64) -> Run {
-    let mut s = scenarios::accuracy(seed, jitter, 100.0, 0.1, DAY);
+    let mut s = ntp_lab::accuracy(seed, jitter, 100.0, 0.1, DAY).unwrap();
     let client = s.sim.find("client").unwrap();
     let mut samples = Vec::new();
     let mut last_outside = 0.0;
