@@ -85,6 +85,9 @@ pub struct NodeConfig {
     pub log: LogFormat,
     /// Log packets rejected by a test too.
     pub verbose: bool,
+    /// Shown before each text log line (`DeviceC: ...`), for several nodes
+    /// in one process, as in the lab.
+    pub name: Option<String>,
 }
 
 impl Default for NodeConfig {
@@ -101,6 +104,7 @@ impl Default for NodeConfig {
             status_interval: Duration::from_secs(1),
             log: LogFormat::Text,
             verbose: false,
+            name: None,
         }
     }
 }
@@ -188,6 +192,7 @@ pub struct Node<C: Clock> {
     last_status: Option<Instant>,
     log: LogFormat,
     verbose: bool,
+    prefix: String,
     send_errors: u64,
 }
 
@@ -251,6 +256,7 @@ impl<C: Clock> Node<C> {
             last_status: None,
             log: config.log,
             verbose: config.verbose,
+            prefix: config.name.map(|name| format!("{name}: ")).unwrap_or_default(),
             send_errors: 0,
         })
     }
@@ -426,7 +432,7 @@ impl<C: Clock> Node<C> {
             for (destination, error) in errors {
                 self.send_errors += 1;
                 if self.log != LogFormat::Off {
-                    eprintln!("ntp-node: send to {destination}: {error}");
+                    eprintln!("{}send to {destination}: {error}", self.prefix);
                 }
             }
             start += run.max(1);
@@ -438,7 +444,7 @@ impl<C: Clock> Node<C> {
     fn print(&self, record: &LogRecord) {
         match self.log {
             LogFormat::Off => {}
-            LogFormat::Text => println!("{}", record.text()),
+            LogFormat::Text => println!("{}{}", self.prefix, record.text()),
             LogFormat::Json => println!("{}", record.json()),
         }
     }
