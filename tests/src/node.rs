@@ -311,7 +311,22 @@ mod tests {
         // cleanly with a final status.
         let listen: SocketAddr = (std::net::Ipv4Addr::new(127, 0, 0, 2), crate::tools::free_udp_port()).into();
         let Ok(mut node) = Node::start(listen, &["--master", "4", "--quiet"]) else { return };
-        thread::sleep(Duration::from_millis(300));
+        // SIGUSR1 prints the snapshot as JSON (the loop looks within a second).
+        Command::new("kill").args(["-USR1", &node.pid().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !node.stdout().contains("\"associations\"") && Instant::now() < deadline {
+            thread::sleep(POLL_INTERVAL);
+        }
+        assert!(node.stdout().contains("\"stratum\": 4"), "{}", node.stdout());
+        // `ntp-node status` renders the status file in a vendor's view.
+        let file = node.dir.path().join(STATUS_FILE);
+        let shown = Command::new(binary().unwrap())
+            .args(["status", "--view", "cisco-status", "--file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.starts_with("Clock is synchronized, stratum 4, reference is "), "{text}");
         node.terminate().unwrap();
         let report = node.finish(Duration::from_secs(10)).unwrap();
         assert_eq!(report.status.system.stratum, 4);
