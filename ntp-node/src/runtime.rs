@@ -38,6 +38,9 @@ use crate::sys::net::{self, RecvBatch};
 /// check of the stop flag and the call is noticed within this.
 pub const MAX_WAIT: Duration = Duration::from_secs(1);
 
+/// How often the clock hears the synchronization status.
+const SYNC_STATUS_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Most batches read from one socket per turn, so one busy socket cannot
 /// starve the others or the engine's timers.
 const MAX_BATCHES_PER_TURN: usize = 8;
@@ -190,6 +193,7 @@ pub struct Node<C: Clock> {
     status_file: Option<PathBuf>,
     status_interval: Duration,
     last_status: Option<Instant>,
+    last_sync_status: Option<Instant>,
     log: LogFormat,
     verbose: bool,
     prefix: String,
@@ -254,6 +258,7 @@ impl<C: Clock> Node<C> {
             status_file: config.status_file,
             status_interval: config.status_interval,
             last_status: None,
+            last_sync_status: None,
             log: config.log,
             verbose: config.verbose,
             prefix: config.name.map(|name| format!("{name}: ")).unwrap_or_default(),
@@ -296,7 +301,9 @@ impl<C: Clock> Node<C> {
     pub fn snapshot(&mut self) -> StatusSnapshot {
         let now = self.clock.now();
         let uptime = self.started.elapsed().as_secs_f64();
-        StatusSnapshot::capture(&self.engine, now, self.clock.name(), &self.local, uptime)
+        let mut snapshot = StatusSnapshot::capture(&self.engine, now, self.clock.name(), &self.local, uptime);
+        snapshot.batched_io = self.is_batched();
+        snapshot
     }
 
     /// Runs until `control.stop` is set or `duration` has passed, then
@@ -328,7 +335,7 @@ impl<C: Clock> Node<C> {
     /// engine's deadline.
     pub fn turn(&mut self, limit: Duration) -> Result<(), NodeError> {
         self.drain(None)?;
-        self.housekeeping();
+        self.housekeeping()?;
         let wait = self.time_to_deadline().min(limit);
         // Round up, so a deadline 0.3 ms away is not polled for 0 ms over and over.
         let timeout_ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
@@ -449,8 +456,16 @@ impl<C: Clock> Node<C> {
         }
     }
 
-    /// Periodic work: the status file and the drift file.
-    fn housekeeping(&mut self) {
+    /// Periodic work: the kernel's sync status, the status file and the
+    /// drift file.
+    fn housekeeping(&mut self) -> Result<(), NodeError> {
+        if self.last_sync_status.is_none_or(|last| last.elapsed() >= SYNC_STATUS_INTERVAL) {
+            self.last_sync_status = Some(Instant::now());
+            let s = self.engine.system_status(self.clock.now());
+            // RFC 5905 §11.3: the root distance bounds the error.
+            let max_error = s.root_delay / 2.0 + s.root_dispersion;
+            self.clock.set_sync_status(s.synchronized, s.jitter, max_error)?;
+        }
         let due = self.last_status.is_none_or(|last| last.elapsed() >= self.status_interval);
         if self.status_file.is_some() && due {
             self.write_status_file();
@@ -459,6 +474,7 @@ impl<C: Clock> Node<C> {
             self.last_drift_save = Instant::now();
             self.save_drift_if_synchronized();
         }
+        Ok(())
     }
 
     fn write_status_file(&mut self) {
@@ -568,7 +584,7 @@ mod tests {
         assert_eq!(snapshot.system.system_peer, Some(server.local_addrs()[0]));
         let a = snapshot.association(server.local_addrs()[0]).unwrap();
         assert!(a.offset.unwrap().abs() < 0.01, "{a:?}");
-        assert!(client.is_batched() && server.is_batched());
+        assert!(client.is_batched() && server.is_batched() && snapshot.batched_io);
         assert!(server.snapshot().counters.replies_sent >= 4);
     }
 
@@ -579,6 +595,7 @@ mod tests {
         run_until_synchronized(&mut server, &mut client, Duration::from_secs(20));
         assert!(!client.is_batched());
         let snapshot = client.snapshot();
+        assert!(!snapshot.batched_io);
         let a = snapshot.association(server.local_addrs()[0]).unwrap();
         let offset = a.offset.unwrap();
         assert!((offset + 0.05).abs() < 0.01, "offset {offset}, expected about -0.05");

@@ -26,6 +26,10 @@ pub struct StatusSnapshot {
     pub listen: Vec<SocketAddr>,
     /// Seconds since the node started.
     pub uptime: f64,
+    /// Whether the sockets use recvmmsg/sendmmsg (false: one datagram per
+    /// call, after the system refused the batched calls or by choice).
+    #[serde(default)]
+    pub batched_io: bool,
     /// The system variables (cntpSys*).
     pub system: SystemSnapshot,
     /// Every association (cntpPeers*), in id order.
@@ -83,6 +87,7 @@ impl StatusSnapshot {
             clock: clock.to_owned(),
             listen: listen.to_vec(),
             uptime,
+            batched_io: false,
             system,
             associations,
             counters,

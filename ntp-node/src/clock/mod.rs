@@ -34,6 +34,16 @@ pub trait Clock {
 
     /// A short name for logs and the status (`software`, `system`).
     fn name(&self) -> &'static str;
+
+    /// Tells the clock whether it is synchronized and how well: an
+    /// estimated and a maximum error, seconds. The system clock hands this
+    /// to the kernel (`STA_UNSYNC`, `esterror`, `maxerror`), as chronyd and
+    /// ntpd do, so other programs and the kernel's RTC update see it. The
+    /// default does nothing.
+    fn set_sync_status(&mut self, synchronized: bool, est_error: f64, max_error: f64) -> Result<(), ClockError> {
+        let _ = (synchronized, est_error, max_error);
+        Ok(())
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Box<C> {
@@ -47,5 +57,9 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
 
     fn name(&self) -> &'static str {
         (**self).name()
+    }
+
+    fn set_sync_status(&mut self, synchronized: bool, est_error: f64, max_error: f64) -> Result<(), ClockError> {
+        (**self).set_sync_status(synchronized, est_error, max_error)
     }
 }

@@ -72,6 +72,24 @@ pub(crate) fn step_timeval(offset: f64) -> (i64, i64) {
     (seconds as i64, nanos as i64)
 }
 
+/// The kernel's status word with `STA_UNSYNC` set or cleared, and the
+/// PLL/FLL/PPS discipline bits cleared (the engine disciplines the clock,
+/// not the kernel).
+pub(crate) fn status_bits(current: i32, synchronized: bool) -> i32 {
+    let cleared = current & !(libc::STA_PLL | libc::STA_FLL | libc::STA_PPSFREQ | libc::STA_PPSTIME);
+    if synchronized { cleared & !libc::STA_UNSYNC } else { cleared | libc::STA_UNSYNC }
+}
+
+/// An error bound in seconds as the kernel's microseconds, clamped to
+/// 0..=16 s (the kernel's `NTP_PHASE_LIMIT`, past which it sets
+/// `STA_UNSYNC` itself).
+pub(crate) fn error_micros(seconds: f64) -> libc::c_long {
+    if seconds.is_nan() {
+        return 16_000_000;
+    }
+    (seconds.clamp(0.0, 16.0) * 1e6).round() as libc::c_long
+}
+
 /// The system clock (`CLOCK_REALTIME`).
 #[derive(Debug)]
 pub struct SystemClock {
@@ -95,7 +113,7 @@ impl SystemClock {
             let mut current = sys::clock::empty_timex();
             sys::clock::adjtime(&mut current).map_err(|source| ClockError::Os { call: "clock_adjtime", source })?;
             tx.modes |= libc::ADJ_STATUS;
-            tx.status = current.status & !(libc::STA_PLL | libc::STA_FLL | libc::STA_PPSFREQ | libc::STA_PPSTIME);
+            tx.status = status_bits(current.status, current.status & libc::STA_UNSYNC == 0);
         }
         sys::clock::adjtime(&mut tx).map_err(|source| ClockError::Os { call: "clock_adjtime", source })?;
         self.status_set = true;
@@ -134,6 +152,19 @@ impl Clock for SystemClock {
     fn name(&self) -> &'static str {
         "system"
     }
+
+    fn set_sync_status(&mut self, synchronized: bool, est_error: f64, max_error: f64) -> Result<(), ClockError> {
+        let mut current = sys::clock::empty_timex();
+        sys::clock::adjtime(&mut current).map_err(|source| ClockError::Os { call: "clock_adjtime", source })?;
+        let mut tx = sys::clock::empty_timex();
+        tx.modes = libc::ADJ_STATUS | libc::ADJ_ESTERROR | libc::ADJ_MAXERROR;
+        tx.status = status_bits(current.status, synchronized);
+        tx.esterror = error_micros(est_error);
+        tx.maxerror = error_micros(max_error);
+        sys::clock::adjtime(&mut tx).map_err(|source| ClockError::Os { call: "clock_adjtime", source })?;
+        self.status_set = true;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -151,6 +182,18 @@ mod tests {
             let back = scaled_to_ppm(ppm_to_scaled(ppm));
             assert!((back - ppm).abs() <= 0.5 / 65_536.0, "{ppm} -> {back}");
         }
+    }
+
+    #[test]
+    fn test_status_bits_and_error_bounds() {
+        let kernel_pll = libc::STA_PLL | libc::STA_FLL | libc::STA_UNSYNC | libc::STA_NANO;
+        assert_eq!(status_bits(kernel_pll, true), libc::STA_NANO);
+        assert_eq!(status_bits(kernel_pll, false), libc::STA_NANO | libc::STA_UNSYNC);
+        assert_eq!(status_bits(libc::STA_INS, true), libc::STA_INS, "leap bits are left alone");
+        assert_eq!(error_micros(0.0015), 1500);
+        assert_eq!(error_micros(-1.0), 0);
+        assert_eq!(error_micros(100.0), 16_000_000);
+        assert_eq!(error_micros(f64::NAN), 16_000_000);
     }
 
     #[test]
