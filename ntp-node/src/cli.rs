@@ -54,17 +54,17 @@ pub struct RunArgs {
     #[arg(short, long = "listen", value_name = "IP:PORT", default_value = "0.0.0.0:123")]
     pub listen: Vec<SocketAddr>,
 
-    /// A server to poll (client association): ADDR[:PORT] (port 123 by
-    /// default) followed by ,key=ID ,minpoll=LOG2S ,maxpoll=LOG2S ,iburst
-    /// ,burst ,prefer. Poll exponents in log2 seconds (default 6..10).
+    /// A server to poll (client association): `ADDR[:PORT]` (port 123 by
+    /// default) followed by any of `,key=ID` `,minpoll=LOG2S` `,maxpoll=LOG2S`
+    /// `,iburst` `,burst` `,prefer`. Poll exponents in log2 seconds (default 6..10).
     #[arg(long = "server", value_name = "SPEC")]
     pub servers: Vec<String>,
 
-    /// A symmetric active peer: ADDR[:PORT][,options] as for --server.
+    /// A symmetric active peer: `ADDR[:PORT]` and options as for --server.
     #[arg(long = "peer", value_name = "SPEC")]
     pub peers: Vec<String>,
 
-    /// Send broadcasts to this address: ADDR[:PORT][,key=ID][,minpoll=LOG2S].
+    /// Send broadcasts to this address: `ADDR[:PORT]` with `,key=ID` and `,minpoll=LOG2S`.
     #[arg(long = "broadcast", value_name = "SPEC")]
     pub broadcasts: Vec<String>,
 
