@@ -602,6 +602,27 @@ mod tests {
     }
 
     #[test]
+    fn test_ipv6_client_of_a_dual_stack_server() {
+        let mut server = NodeConfig::default();
+        server.listen = vec![addr("127.0.0.1:0"), addr("[::1]:0")];
+        server.engine.local_reference_stratum = Some(1);
+        server.log = LogFormat::Off;
+        let Ok(mut server) = Node::new(server, SoftwareClock::new(0.0, 0.0)) else { return }; // no IPv6 here
+        let v6 = server.local_addrs()[1];
+        let mut client = NodeConfig::default();
+        client.listen = vec![addr("[::1]:0")];
+        client.log = LogFormat::Off;
+        let mut association = AssociationConfig::client(v6);
+        association.min_poll = 0;
+        association.max_poll = 0;
+        client.associations.push(association);
+        let mut client = Node::new(client, SoftwareClock::new(0.0, 0.0)).unwrap();
+        run_until_synchronized(&mut server, &mut client, Duration::from_secs(20));
+        assert_eq!(client.snapshot().system.system_peer, Some(v6));
+        assert_eq!(client.snapshot().system.stratum, 2);
+    }
+
+    #[test]
     fn test_run_stops_on_the_flag_and_writes_the_status_file() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = NodeConfig::default();
