@@ -155,6 +155,8 @@ impl SystemSnapshot {
                 SyncSource::Peer(_) => "peer",
                 SyncSource::LocalReference => "local",
                 SyncSource::Orphan => "orphan",
+                #[allow(unreachable_patterns)]
+                _ => "other",
             }
             .to_owned(),
             stratum: s.stratum,
@@ -344,12 +346,17 @@ pub(crate) fn refid_text(id: ReferenceId, stratum: u8) -> String {
     id.as_ipv4().to_string()
 }
 
+// The `_` arms below: the engine's and the wire crate's enums may be
+// `#[non_exhaustive]`, and a value added later must still show.
+
 fn leap_bits(leap: LeapIndicator) -> u8 {
     match leap {
         LeapIndicator::NoWarning => 0,
         LeapIndicator::InsertSecond => 1,
         LeapIndicator::DeleteSecond => 2,
         LeapIndicator::Unsynchronized => 3,
+        #[allow(unreachable_patterns)]
+        _ => 3,
     }
 }
 
@@ -360,6 +367,8 @@ fn clock_state_name(state: ClockState) -> &'static str {
         ClockState::Spik => "SPIK",
         ClockState::Freq => "FREQ",
         ClockState::Sync => "SYNC",
+        #[allow(unreachable_patterns)]
+        _ => "UNKN",
     }
 }
 
