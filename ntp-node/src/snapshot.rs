@@ -67,6 +67,8 @@ impl StatusSnapshot {
             })
             .collect();
         let c = engine.counters();
+        // Requests are counted once, by the responder.
+        let r = engine.responder().counters();
         let counters = NodeCounters {
             received: c.received,
             malformed: c.malformed,
@@ -76,9 +78,10 @@ impl StatusSnapshot {
             auth_failed: c.auth_failed,
             rejected_by_test: c.rejected_by_test,
             kod_received: c.kod_received,
-            replies_sent: c.replies_sent,
-            kod_sent: c.kod_sent,
-            rate_dropped: c.rate_dropped,
+            replies_sent: r.replies,
+            signed_replies: r.signed_replies,
+            kod_sent: r.kod_sent,
+            rate_dropped: r.rate_dropped,
             polls_sent: c.polls_sent,
             events_dropped: c.events_dropped,
         };
@@ -290,6 +293,9 @@ pub struct NodeCounters {
     pub kod_received: u64,
     /// Client requests answered.
     pub replies_sent: u64,
+    /// Answers signed with a key, among them.
+    #[serde(default)]
+    pub signed_replies: u64,
     /// Kiss-o'-death RATE replies sent.
     pub kod_sent: u64,
     /// Client requests dropped by the rate limiter.
