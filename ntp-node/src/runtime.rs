@@ -678,7 +678,37 @@ mod tests {
     }
 
     #[test]
-    fn test_drift_file_is_read_at_start_and_saved_when_synchronized() {
+    fn test_drift_file_is_written_at_shutdown_once_the_frequency_is_known() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ntp.drift");
+        let (mut server, mut client) = two_nodes(true, 0.0);
+        // A client with a drift file whose frequency measurement (FREQ) ends
+        // after 2 s instead of 300 s, so the test can reach SYNC.
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.log = LogFormat::Off;
+        config.drift_file = Some(path.clone());
+        config.engine.discipline.stepout = 2.0;
+        config.associations = client.engine().associations().map(|a| *a.config()).collect();
+        client = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap();
+        let control = Control::default();
+        client.run(&control, Some(Duration::from_millis(10))).unwrap();
+        assert!(!path.exists(), "no frequency is saved before there is one");
+        let end = Instant::now() + Duration::from_secs(30);
+        while client.snapshot().system.clock_state != "SYNC" && Instant::now() < end {
+            server.turn(Duration::from_millis(5)).unwrap();
+            client.turn(Duration::from_millis(5)).unwrap();
+        }
+        assert_eq!(client.snapshot().system.clock_state, "SYNC", "{}", client.snapshot().to_json());
+        control.stop.store(true, Ordering::Relaxed);
+        client.run(&control, None).unwrap();
+        let saved = DriftFile::new(&path).read().unwrap().expect("a drift file after shutdown");
+        let frequency = client.snapshot().system.frequency_ppm;
+        assert!((saved - frequency).abs() < 0.001, "saved {saved}, engine {frequency}");
+    }
+
+    #[test]
+    fn test_drift_file_is_read_at_start_and_a_corrupt_one_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("drift");
         std::fs::write(&path, "12.5\n").unwrap();
