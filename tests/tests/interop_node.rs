@@ -282,9 +282,21 @@ fn fully_reached(reach: u8) -> bool {
 /// and synchronized our node, within [`SAME_CLOCK`].
 fn assert_synchronized_to(report: &NodeReport, chronyd: SocketAddr, mode: &str) {
     let assoc = association(report, chronyd);
+    assert!(fully_reached(assoc.reach), "reach {:o}: not every poll answered\n{}", assoc.reach, report.output);
+    assert_synchronized_to_peer(report, chronyd, mode);
+}
+
+/// As [`assert_synchronized_to`], for a chronyd that polls us on its own
+/// schedule (both sides `peer`): a reach bit then says whether chronyd's
+/// own packet came within our poll interval, not whether our poll was
+/// answered, and when the two 1 s timers run nearly in phase, scheduling
+/// jitter can put two of its packets in one of our intervals and none in
+/// the next. Most bits must still be set.
+fn assert_synchronized_to_peer(report: &NodeReport, chronyd: SocketAddr, mode: &str) {
+    let assoc = association(report, chronyd);
     let shown = &report.output;
     assert_eq!(assoc.mode, mode, "{shown}");
-    assert!(fully_reached(assoc.reach), "reach {:o}: not every poll answered\n{shown}", assoc.reach);
+    assert!(assoc.reach.count_ones() >= 6, "reach {:o}: most polls unanswered\n{shown}", assoc.reach);
     assert!(assoc.counters.samples >= 8, "{} samples\n{shown}", assoc.counters.samples);
     assert_eq!(assoc.stratum, 8, "chronyd serves `local stratum 8`\n{shown}");
     assert_eq!(assoc.tally, '*', "chronyd must be the system peer\n{shown}");
@@ -604,7 +616,7 @@ fn node_and_chronyd_peer_each_other_with_aes128_key() {
     assert_eq!(report_field(&ntpdata, "Authenticated"), Some("Yes"), "{ntpdata}");
 
     let report = node.finish(Duration::from_secs(15) + FINISH_GRACE).unwrap();
-    assert_synchronized_to(&report, daemon.addr(), "sym_active");
+    assert_synchronized_to_peer(&report, daemon.addr(), "sym_active");
 }
 
 #[test]
