@@ -14,17 +14,14 @@
 //! the vendors' formats. `--udp` runs seed 001 as three real nodes on
 //! 127.0.0.1 with short polls, each with its own socket and software clock.
 
-// The UDP mode runs on the node example's support code until the runtime
-// crate replaces it.
-#[path = "../../ntp-algo/examples/support/mod.rs"]
-mod support;
-
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use ntp_algo::{AssociationMode, Event, status};
+use ntp_algo::{AssociationMode, Event};
 use ntp_lab::Scenario;
+use ntp_node::views;
+use ntp_node::{AssociationSnapshot, SystemSnapshot};
 use ntp_sim::Simulation;
 
 struct Options {
@@ -217,49 +214,66 @@ fn print_final_status(sim: &mut Simulation) {
             continue;
         }
         println!("[{}] true offset {:+.3} ms; show ntp status", node.name, offset * 1e3);
-        for line in status::cisco_show_ntp_status(&s).lines() {
+        let s = SystemSnapshot::from_status(&s);
+        let peers: Vec<AssociationSnapshot> = peers.iter().map(AssociationSnapshot::from_status).collect();
+        for line in views::cisco_show_ntp_status(&s).lines() {
             println!("    {line}");
         }
         println!("[{}] show ntp associations", node.name);
-        for line in status::cisco_show_ntp_associations(&peers).lines() {
+        for line in views::cisco_show_ntp_associations(&peers).lines() {
             println!("    {line}");
         }
     }
 }
 
 /// Seed 001 over real sockets: DeviceC (master 2), DeviceD (client of C),
-/// DeviceE (peer of D), each in its own thread with short polls.
+/// DeviceE (peer of D), each an `ntp-node` runtime in its own thread with
+/// short polls and a software clock.
 fn udp_lab() -> Result<(), String> {
-    use ntp_algo::{AccessClass, Prefix};
+    use ntp_algo::{AccessClass, AssociationConfig, Prefix};
+    use ntp_node::{Control, Node, NodeConfig, SoftwareClock};
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
     // One loopback address per node: reference ids are addresses, and loop
     // detection would mistake nodes sharing 127.0.0.1 for one another.
-    let free = |ip: &str| -> Result<std::net::SocketAddr, String> {
-        let s = std::net::UdpSocket::bind((ip, 0)).map_err(|e| format!("bind {ip}: {e}"))?;
-        s.local_addr().map_err(|e| e.to_string())
+    let bind = |name: &str, ip: &str, configure: &dyn Fn(&mut NodeConfig)| -> Result<Node<SoftwareClock>, String> {
+        let mut config = NodeConfig::default();
+        config.name = Some(name.to_string());
+        config.listen = vec![SocketAddr::new(ip.parse().map_err(|e| format!("{ip}: {e}"))?, 0)];
+        configure(&mut config);
+        Node::new(config, SoftwareClock::new(0.0, 0.0)).map_err(|e| format!("{name}: {e}"))
     };
-    let (c, d, e) = (free("127.0.1.31")?, free("127.0.2.1")?, free("127.0.2.2")?);
-    let duration = 40.0;
-    let spec = |a: std::net::SocketAddr| format!("{a},iburst,minpoll=1,maxpoll=1");
-    let mut options = Vec::new();
-    options.push(("DeviceC", support::NodeOptions { listen: Some(c), master: Some(2), ..Default::default() }));
-    let mut d_opts = support::NodeOptions { listen: Some(d), ..Default::default() };
-    d_opts.associations.push(support::parse_association(AssociationMode::Client, &spec(c))?);
-    d_opts.access.push((Prefix::host(e.ip()), AccessClass::Peer));
-    options.push(("DeviceD", d_opts));
-    let mut e_opts = support::NodeOptions { listen: Some(e), ..Default::default() };
-    e_opts.associations.push(support::parse_association(AssociationMode::SymmetricActive, &spec(d))?);
-    options.push(("DeviceE", e_opts));
-    println!("== seed-001 over UDP on loopback for {duration} s: DeviceC {c}, DeviceD {d}, DeviceE {e}");
-    let handles: Vec<_> = options
+    let fast = |a: SocketAddr, mode: AssociationMode| AssociationConfig::new(mode, a).with_iburst(true).with_poll(1, 1);
+    let first = |node: &Node<SoftwareClock>| node.local_addrs().first().copied().ok_or("no local address");
+    let device_c = bind("DeviceC", "127.0.1.31", &|c| c.engine.local_reference_stratum = Some(2))?;
+    let c = first(&device_c)?;
+    let e_ip: std::net::IpAddr = "127.0.2.2".parse().map_err(|e| format!("{e}"))?;
+    let device_d = bind("DeviceD", "127.0.2.1", &|d| {
+        d.associations.push(fast(c, AssociationMode::Client));
+        d.engine.access.add(Prefix::host(e_ip), AccessClass::Peer);
+    })?;
+    let d = first(&device_d)?;
+    let device_e = bind("DeviceE", "127.0.2.2", &|e| e.associations.push(fast(d, AssociationMode::SymmetricActive)))?;
+    let e = first(&device_e)?;
+    let duration = Duration::from_secs(40);
+    println!("== seed-001 over UDP on loopback for {} s: DeviceC {c}, DeviceD {d}, DeviceE {e}", duration.as_secs());
+    let handles: Vec<_> = [device_c, device_d, device_e]
         .into_iter()
-        .map(|(name, mut opts)| {
-            opts.duration = Some(duration);
-            opts.quiet = false;
-            std::thread::spawn(move || support::run(&opts, name))
+        .map(|mut node| {
+            std::thread::spawn(move || -> Result<String, String> {
+                node.run(&Control::default(), Some(duration)).map_err(|e| e.to_string())?;
+                let snapshot = node.snapshot();
+                Ok(views::ntpq_peers(&snapshot.associations))
+            })
         })
         .collect();
-    for handle in handles {
-        handle.join().map_err(|_| "a node thread panicked".to_string())??;
+    for (name, handle) in ["DeviceC", "DeviceD", "DeviceE"].into_iter().zip(handles) {
+        let table = handle.join().map_err(|_| "a node thread panicked".to_string())??;
+        println!("[{name}] ntpq -p");
+        for line in table.lines() {
+            println!("    {line}");
+        }
     }
     Ok(())
 }

@@ -13,7 +13,7 @@
 //! println!("chronyd serves on {}", daemon.addr());
 //! ```
 //!
-//! What the configuration says, and why (DESIGN.md §4):
+//! What the configuration says, and why:
 //!
 //! * `chronyd -d -x -f CONF`: stay in the foreground and log to stderr (kept
 //!   in `chronyd.log` in the temporary directory), and never touch the
@@ -35,16 +35,19 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
 use crate::tools::free_udp_port;
 
-/// How long a fresh chronyd gets to fail before it is taken as started
-/// (bind errors and config errors show up well within this).
-const STARTUP_GRACE: Duration = Duration::from_millis(300);
+/// How long a fresh chronyd gets to either answer a request or say that
+/// its port is taken. Generous: on a loaded machine chronyd can take
+/// seconds to get there, and the wait ends as soon as one happens.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long to wait for an answer to one probe request.
+const PROBE_WAIT: Duration = Duration::from_millis(100);
 
 /// How many ports to try when another process takes the one we picked.
 const PORT_ATTEMPTS: usize = 3;
@@ -130,17 +133,35 @@ impl Chronyd {
         let child = command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
         let mut daemon = Chronyd { child, addr: SocketAddr::V4(SocketAddrV4::new(config.bind, port)), dir };
 
-        thread::sleep(STARTUP_GRACE);
-        if let Some(status) = daemon.child.try_wait()? {
-            return Err(io::Error::other(format!("chronyd exited at start ({status}); its log:\n{}", daemon.log())));
+        // Wait for an outcome rather than a fixed time, and read the log
+        // after looking at the exit status: with a taken port chronyd logs
+        // PORT_TAKEN and then either runs on without the socket or, with
+        // nothing else to do, exits ("Fatal error : Nothing to do"), and
+        // how soon depends on the machine's load. Each outcome is final:
+        // chronyd answers only once it has its socket.
+        let probe = Probe::new()?;
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            let exited = daemon.child.try_wait()?;
+            // Read after `try_wait`: once chronyd has exited, its log is complete.
+            let log = daemon.log();
+            if log.contains(PORT_TAKEN) {
+                // Dropping `daemon` here stops it if it still runs.
+                return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("chronyd on port {port}: {log}")));
+            }
+            if let Some(status) = exited {
+                return Err(io::Error::other(format!("chronyd exited at start ({status}); its log:\n{log}")));
+            }
+            if probe.answered(daemon.addr)? {
+                return Ok(daemon);
+            }
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("chronyd on port {port} neither answered nor failed within {STARTUP_TIMEOUT:?}: {log}"),
+                ));
+            }
         }
-        // A taken port does not stop chronyd: it logs this and keeps running
-        // without the socket. Dropping `daemon` here stops it.
-        let log = daemon.log();
-        if log.contains(PORT_TAKEN) {
-            return Err(io::Error::new(io::ErrorKind::AddrInUse, format!("chronyd on port {port}: {log}")));
-        }
-        Ok(daemon)
     }
 
     /// Where chronyd serves NTP.
@@ -171,25 +192,51 @@ impl Chronyd {
     /// Sends plain (unauthenticated) client requests until one is answered,
     /// or fails after `timeout` with chronyd's log in the error.
     pub fn wait_serving(&self, timeout: Duration) -> io::Result<()> {
-        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
-        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let probe = Probe::new()?;
         let deadline = Instant::now() + timeout;
-        // Mode 3 (client), version 4, and a transmit timestamp that is not zero.
-        let mut request = [0u8; 48];
-        request[0] = 0x23;
-        request[40..48].copy_from_slice(&0x0123_4567_89ab_cdef_u64.to_be_bytes());
-        let mut reply = [0u8; 1024];
         while Instant::now() < deadline {
-            socket.send_to(&request, self.addr)?;
-            match socket.recv_from(&mut reply) {
-                Ok((len, from)) if from == self.addr && len >= 48 => return Ok(()),
-                _ => {}
+            if probe.answered(self.addr)? {
+                return Ok(());
             }
         }
         Err(io::Error::new(
             io::ErrorKind::TimedOut,
             format!("chronyd on {} did not answer within {timeout:?}; its log:\n{}", self.addr, self.log()),
         ))
+    }
+}
+
+/// A client socket that asks whether an NTP server answers.
+struct Probe {
+    socket: UdpSocket,
+}
+
+impl Probe {
+    fn new() -> io::Result<Probe> {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        socket.set_read_timeout(Some(PROBE_WAIT))?;
+        Ok(Probe { socket })
+    }
+
+    /// Sends one plain client request to `server` and waits [`PROBE_WAIT`]
+    /// for its answer.
+    fn answered(&self, server: SocketAddr) -> io::Result<bool> {
+        // Mode 3 (client), version 4, and a transmit timestamp that is not zero.
+        let mut request = [0u8; 48];
+        request[0] = 0x23;
+        request[40..48].copy_from_slice(&0x0123_4567_89ab_cdef_u64.to_be_bytes());
+        self.socket.send_to(&request, server)?;
+        let mut reply = [0u8; 1024];
+        let deadline = Instant::now() + PROBE_WAIT;
+        while Instant::now() < deadline {
+            match self.socket.recv_from(&mut reply) {
+                Ok((len, from)) if from == server && len >= 48 => return Ok(true),
+                // Another datagram, a timeout, or an ICMP "port unreachable"
+                // from a server not yet bound: not an answer.
+                _ => {}
+            }
+        }
+        Ok(false)
     }
 }
 

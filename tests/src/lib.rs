@@ -5,7 +5,7 @@
 //!   under `CI=true`.
 //! * [`pcap`]: write datagrams into a pcap file that tshark can read.
 //! * [`chrony`]: start and stop a chronyd on loopback with its own config.
-//! * [`node`]: build and run ntp-algo's `node` example, and read its final status.
+//! * [`node`]: build and run the `ntp-node` binary, and read its JSON status.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 pub mod chrony;

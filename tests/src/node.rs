@@ -1,6 +1,7 @@
-//! The `node` example of ntp-algo as a real NTP peer for interop tests:
-//! built once per test binary, run as a child process with its output in a
-//! temporary directory, stopped by PID, and its final status read back.
+//! The `ntp-node` binary as a real NTP peer for interop tests: built once
+//! per test binary, run as a child process with its output and status
+//! file in a temporary directory, stopped by PID, and its final status
+//! read back as the typed JSON snapshot it writes (`--status-file`).
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -9,13 +10,8 @@
 //! let listen = "127.0.0.2:12123".parse().unwrap();
 //! let node = Node::start(listen, &["--master", "2", "--duration", "5", "--quiet"]).unwrap();
 //! let report = node.finish(Duration::from_secs(15)).unwrap();
-//! assert!(report.system.synchronized);
+//! assert!(report.status.system.synchronized);
 //! ```
-//!
-//! At the end of its `--duration` the node prints one `SYSTEM` line and one
-//! `ASSOC` line per association (see `machine_lines` in
-//! `ntp-algo/examples/support/mod.rs`); [`parse_report`] reads them into a
-//! [`NodeReport`].
 //!
 //! The binary is built with the `cargo` that runs the tests (`CARGO`), in
 //! the profile the tests were built in, into the same target directory: the
@@ -30,29 +26,34 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ntp_node::StatusSnapshot;
+use ntp_node::log::LogRecord;
 use tempfile::TempDir;
 
-/// What the node prints once its socket is bound.
-const LISTENING: &str = "listening on";
+/// What the node prints once its sockets are bound.
+const LISTENING: &str = "ntp-node: listening on";
 
 /// How often to look at a running node's output or exit status.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The path of the `node` example binary, built on first use. Every later
+/// The status file's name in the node's temporary directory.
+const STATUS_FILE: &str = "status.json";
+
+/// The path of the `ntp-node` binary, built on first use. Every later
 /// call (from any thread) returns the same path or the same build error.
 pub fn binary() -> io::Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY.get_or_init(build).clone().map_err(io::Error::other)
 }
 
-/// Runs `cargo build -p ntp-algo --example node` and finds the executable in
-/// cargo's JSON messages.
+/// Runs `cargo build -p ntp-node --bin ntp-node` and finds the executable
+/// in cargo's JSON messages.
 fn build() -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("Cargo.toml");
     let mut command = Command::new(&cargo);
     command
-        .args(["build", "-p", "ntp-algo", "--example", "node", "--message-format=json-render-diagnostics"])
+        .args(["build", "-p", "ntp-node", "--bin", "ntp-node", "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(&manifest);
     if !cfg!(debug_assertions) {
@@ -69,16 +70,21 @@ fn build() -> Result<PathBuf, String> {
         .output()
         .map_err(|e| format!("run {}: {e}", Path::new(&cargo).display()))?;
     if !output.status.success() {
-        return Err(format!("`cargo build -p ntp-algo --example node` failed ({})", output.status));
+        return Err(format!("`cargo build -p ntp-node --bin ntp-node` failed ({})", output.status));
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout
-        .lines()
-        .filter(|line| line.contains(r#""reason":"compiler-artifact""#))
-        .filter(|line| line.contains(r#""kind":["example"]"#) && line.contains(r#""name":"node""#))
-        .find_map(json_string_field("executable"))
-        .map(PathBuf::from)
-        .ok_or_else(|| "cargo built the node example but named no executable".to_owned())
+    executable_in_cargo_messages(&String::from_utf8_lossy(&output.stdout))
+        .ok_or_else(|| "cargo built ntp-node but named no executable".to_owned())
+}
+
+/// The `executable` of the `ntp-node` binary artifact in cargo's JSON lines.
+fn executable_in_cargo_messages(stdout: &str) -> Option<PathBuf> {
+    stdout.lines().filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()).find_map(|message| {
+        let target = message.get("target")?;
+        let is_binary = message.get("reason")?.as_str()? == "compiler-artifact"
+            && target.get("name")?.as_str()? == "ntp-node"
+            && target.get("kind")?.as_array()?.iter().any(|kind| kind.as_str() == Some("bin"));
+        is_binary.then(|| message.get("executable")?.as_str().map(PathBuf::from))?
+    })
 }
 
 /// The target directory the running test binary was built in: the nearest
@@ -88,56 +94,35 @@ fn target_dir_of_this_test() -> Option<PathBuf> {
     exe.ancestors().skip(1).find(|dir| dir.join("CACHEDIR.TAG").is_file()).map(Path::to_path_buf)
 }
 
-/// A reader of the string value of `"name":"..."` in one line of JSON (with
-/// the escapes cargo may put in a path).
-fn json_string_field(name: &str) -> impl Fn(&str) -> Option<String> + '_ {
-    move |line| {
-        let key = format!("\"{name}\":\"");
-        let start = line.find(&key)? + key.len();
-        let mut value = String::new();
-        let mut chars = line.get(start..)?.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => return Some(value),
-                '\\' => match chars.next()? {
-                    'n' => value.push('\n'),
-                    't' => value.push('\t'),
-                    other => value.push(other),
-                },
-                c => value.push(c),
-            }
-        }
-        None
-    }
-}
-
-/// A running `node`. Dropping it kills the process (by its PID).
+/// A running `ntp-node run`. Dropping it kills the process (by its PID).
 #[derive(Debug)]
 pub struct Node {
     child: Child,
     listen: SocketAddr,
-    // Holds `stdout.log` and `stderr.log`; removed after the child is stopped.
+    // Holds `stdout.log`, `stderr.log` and the status file; removed after
+    // the child is stopped.
     dir: TempDir,
 }
 
 impl Node {
-    /// Starts the node on `listen` with more `args` (`--listen` is added
-    /// here) and returns once it has bound its socket. The error is of kind
-    /// [`io::ErrorKind::AddrInUse`] when the address was taken, so that a
-    /// caller can pick another port.
+    /// Starts `ntp-node run --listen LISTEN ARGS` and returns once it has
+    /// bound its socket. The error is of kind [`io::ErrorKind::AddrInUse`]
+    /// when the address was taken, so that a caller can pick another port.
     pub fn start(listen: SocketAddr, args: &[&str]) -> io::Result<Node> {
         let mut command = Command::new(binary()?);
-        command.arg("--listen").arg(listen.to_string()).args(args);
+        command.arg("run").arg("--listen").arg(listen.to_string()).args(args);
         Node::start_command(command, listen)
     }
 
-    /// Starts `command`, which must run the node binary (possibly through a
-    /// wrapper that `exec`s it, such as `unshare`), listening on `listen`.
-    /// See [`Node::start`].
+    /// Starts `command`, which must run `ntp-node run ...` (possibly
+    /// through a wrapper that passes on its last arguments and `exec`s the
+    /// node, such as `unshare ... sh -c 'exec "$@"'`), listening on
+    /// `listen`. `--status-file` is appended here. See [`Node::start`].
     pub fn start_command(mut command: Command, listen: SocketAddr) -> io::Result<Node> {
         let dir = tempfile::Builder::new().prefix("ntp-tests-node-").tempdir()?;
         let stdout = File::create(dir.path().join("stdout.log"))?;
         let stderr = File::create(dir.path().join("stderr.log"))?;
+        command.arg("--status-file").arg(dir.path().join(STATUS_FILE));
         let child = command.stdin(Stdio::null()).stdout(stdout).stderr(stderr).spawn()?;
         let mut node = Node { child, listen, dir };
         node.wait_listening(Duration::from_secs(10))?;
@@ -194,8 +179,22 @@ impl Node {
         read_log(&self.dir.path().join("stderr.log"))
     }
 
-    /// Waits for the node to end its `--duration` (killing it when `timeout`
-    /// passes first, which is an error) and parses its final status.
+    /// The status the node wrote last (it rewrites the file every second).
+    pub fn status(&self) -> io::Result<StatusSnapshot> {
+        read_status(&self.dir.path().join(STATUS_FILE))
+    }
+
+    /// Sends the node SIGTERM (by its PID); [`Node::finish`] then waits
+    /// for its clean exit.
+    pub fn terminate(&mut self) -> io::Result<()> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        Ok(())
+    }
+
+    /// Waits for the node to end (its `--duration`, or a signal), killing
+    /// it when `timeout` passes first (an error), and reads its final
+    /// status file and log.
     pub fn finish(mut self, timeout: Duration) -> io::Result<NodeReport> {
         let deadline = Instant::now() + timeout;
         let status = loop {
@@ -210,15 +209,17 @@ impl Node {
             }
             thread::sleep(POLL_INTERVAL);
         };
-        let stdout = self.stdout();
+        let output = self.stdout();
         if !status.success() {
             return Err(io::Error::other(format!(
-                "node on {} failed ({status}): {}\n{stdout}",
+                "node on {} failed ({status}): {}\n{output}",
                 self.listen,
                 self.stderr()
             )));
         }
-        parse_report(&stdout).map_err(|e| io::Error::other(format!("{e}; the node's output:\n{stdout}")))
+        let status = self.status().map_err(|e| io::Error::other(format!("{e}; the node's output:\n{output}")))?;
+        let events = parse_json_log(&output);
+        Ok(NodeReport { status, events, output })
     }
 }
 
@@ -234,190 +235,101 @@ fn read_log(path: &Path) -> String {
     fs::read_to_string(path).unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()))
 }
 
-/// The node's final status: its `SYSTEM` line, its `ASSOC` lines, and all it printed.
+/// Reads a status file written by `ntp-node --status-file`.
+pub fn read_status(path: &Path) -> io::Result<StatusSnapshot> {
+    let text = fs::read_to_string(path).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    StatusSnapshot::from_json(&text).map_err(|e| io::Error::other(format!("{}: {e}", path.display())))
+}
+
+/// The event records among a node's output lines (with `--json-log`).
+pub fn parse_json_log(output: &str) -> Vec<LogRecord> {
+    output.lines().filter(|line| line.starts_with('{')).filter_map(|line| serde_json::from_str(line).ok()).collect()
+}
+
+/// A finished node: its final status snapshot, its logged events (when
+/// run with `--json-log`) and all it printed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeReport {
-    /// The system variables.
-    pub system: SystemLine,
-    /// One entry per association, in the order printed.
-    pub associations: Vec<AssocLine>,
+    /// The status file as the node left it at exit.
+    pub status: StatusSnapshot,
+    /// The events it logged as JSON lines, in order.
+    pub events: Vec<LogRecord>,
     /// The node's whole stdout, for failure messages.
     pub output: String,
 }
 
 impl NodeReport {
     /// The association with this remote address, if any.
-    pub fn association(&self, address: SocketAddr) -> Option<&AssocLine> {
-        self.associations.iter().find(|a| a.address == address)
+    pub fn association(&self, address: SocketAddr) -> Option<&ntp_node::AssociationSnapshot> {
+        self.status.association(address)
     }
-}
-
-/// `SYSTEM synchronized=1 stratum=9 refid=127.0.0.1 offset=0.000049055 frequency_ppm=0.0000 peer=127.0.0.1:22123`
-#[derive(Clone, Debug, PartialEq)]
-pub struct SystemLine {
-    /// Synchronized to a source or to the local reference.
-    pub synchronized: bool,
-    /// The system stratum.
-    pub stratum: u8,
-    /// The reference id, as a dotted quad.
-    pub refid: String,
-    /// The last combined offset, seconds.
-    pub offset: f64,
-    /// The frequency correction, ppm.
-    pub frequency_ppm: f64,
-    /// The system peer's address (`None` for `-`).
-    pub peer: Option<SocketAddr>,
-}
-
-/// `ASSOC id=1 address=127.0.0.1:123 mode=client reach=377 stratum=8 offset=0.000012 delay=0.0001 jitter=0.00001 selection=* samples=8`
-#[derive(Clone, Debug, PartialEq)]
-pub struct AssocLine {
-    /// The association id.
-    pub id: u32,
-    /// The remote address.
-    pub address: SocketAddr,
-    /// `client`, `sym_active`, `sym_passive`, `bcast_server` or `bcast_client`.
-    pub mode: String,
-    /// The reach register (printed in octal).
-    pub reach: u8,
-    /// The remote's stratum.
-    pub stratum: u8,
-    /// The clock filter's offset, seconds (`None` before the first sample).
-    pub offset: Option<f64>,
-    /// The clock filter's delay, seconds.
-    pub delay: Option<f64>,
-    /// The clock filter's jitter, seconds.
-    pub jitter: Option<f64>,
-    /// The selection tally character (`*` system peer, `+` candidate, `-`
-    /// outlier, `x` falseticker, ` ` rejected).
-    pub selection: char,
-    /// Packets that gave a sample.
-    pub samples: u64,
-}
-
-/// Reads the last `SYSTEM` line and the `ASSOC` lines that follow it.
-pub fn parse_report(output: &str) -> Result<NodeReport, String> {
-    let lines: Vec<&str> = output.lines().collect();
-    let start = lines
-        .iter()
-        .rposition(|line| line.starts_with("SYSTEM "))
-        .ok_or("the node printed no SYSTEM line (did --duration end?)")?;
-    let mut rest = lines.iter().skip(start);
-    let system = parse_system(rest.next().copied().unwrap_or_default())?;
-    let associations = rest
-        .take_while(|line| line.starts_with("ASSOC "))
-        .map(|line| parse_assoc(line))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(NodeReport { system, associations, output: output.to_owned() })
-}
-
-/// The `key=value` fields of one line, after its first word.
-struct Fields<'a> {
-    line: &'a str,
-    pairs: Vec<(&'a str, &'a str)>,
-}
-
-impl<'a> Fields<'a> {
-    fn new(line: &'a str) -> Self {
-        let pairs = line.split_whitespace().skip(1).filter_map(|word| word.split_once('=')).collect();
-        Fields { line, pairs }
-    }
-
-    fn raw(&self, key: &str) -> Result<&'a str, String> {
-        self.pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v).ok_or(format!("no {key}= in {:?}", self.line))
-    }
-
-    fn get<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
-        let raw = self.raw(key)?;
-        raw.parse().map_err(|_| format!("bad {key}={raw} in {:?}", self.line))
-    }
-
-    /// A number, or `None` for `-`.
-    fn optional(&self, key: &str) -> Result<Option<f64>, String> {
-        if self.raw(key)? == "-" { Ok(None) } else { self.get(key).map(Some) }
-    }
-}
-
-fn parse_system(line: &str) -> Result<SystemLine, String> {
-    let f = Fields::new(line);
-    let peer = match f.raw("peer")? {
-        "-" => None,
-        _ => Some(f.get("peer")?),
-    };
-    Ok(SystemLine {
-        synchronized: f.get::<u8>("synchronized")? == 1,
-        stratum: f.get("stratum")?,
-        refid: f.raw("refid")?.to_owned(),
-        offset: f.get("offset")?,
-        frequency_ppm: f.get("frequency_ppm")?,
-        peer,
-    })
-}
-
-fn parse_assoc(line: &str) -> Result<AssocLine, String> {
-    let f = Fields::new(line);
-    let reach = f.raw("reach")?;
-    Ok(AssocLine {
-        id: f.get("id")?,
-        address: f.get("address")?,
-        mode: f.raw("mode")?.to_owned(),
-        reach: u8::from_str_radix(reach, 8).map_err(|_| format!("bad octal reach={reach} in {line:?}"))?,
-        stratum: f.get("stratum")?,
-        offset: f.optional("offset")?,
-        delay: f.optional("delay")?,
-        jitter: f.optional("jitter")?,
-        // A rejected association's tally is a space, which leaves `selection=` empty.
-        selection: f.raw("selection")?.chars().next().unwrap_or(' '),
-        samples: f.get("samples")?,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const OUTPUT: &str = "\
-node: listening on 127.0.0.2:22124
-     remote              refid       st t  when poll reach   delay   offset   jitter
-SYSTEM synchronized=0 stratum=16 refid=0.0.0.0 offset=0.000000000 frequency_ppm=0.0000 peer=-
-SYSTEM synchronized=1 stratum=9 refid=127.0.0.1 offset=0.000049055 frequency_ppm=-1.2500 peer=127.0.0.1:22123
-ASSOC id=1 address=127.0.0.1:22123 mode=client reach=377 stratum=8 offset=0.000049055 delay=0.000119490 jitter=0.000053466 selection=* samples=8
-ASSOC id=2 address=127.0.0.3:123 mode=sym_passive reach=0 stratum=16 offset=- delay=- jitter=- selection=  samples=0
-";
-
     #[test]
-    fn test_report_reads_the_last_system_line_and_its_associations() {
-        let report = parse_report(OUTPUT).unwrap();
-        assert_eq!(
-            report.system,
-            SystemLine {
-                synchronized: true,
-                stratum: 9,
-                refid: "127.0.0.1".into(),
-                offset: 0.000049055,
-                frequency_ppm: -1.25,
-                peer: Some("127.0.0.1:22123".parse().unwrap()),
-            }
+    fn test_executable_is_found_in_cargo_messages() {
+        let messages = concat!(
+            r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"ntp_node"},"executable":null}"#,
+            "\n",
+            "not json\n",
+            r#"{"reason":"compiler-artifact","target":{"kind":["bin"],"name":"ntp-node"},"executable":"/t/de\"bug/ntp-node"}"#,
+            "\n",
+            r#"{"reason":"build-finished","success":true}"#,
         );
-        assert_eq!(report.associations.len(), 2);
-        let first = report.association("127.0.0.1:22123".parse().unwrap()).unwrap();
-        assert_eq!((first.id, first.mode.as_str(), first.reach, first.stratum), (1, "client", 0o377, 8));
-        assert_eq!((first.offset, first.selection, first.samples), (Some(0.000049055), '*', 8));
-        let second = &report.associations[1];
-        assert_eq!((second.offset, second.delay, second.jitter, second.reach), (None, None, None, 0));
-        assert_eq!((second.selection, second.samples), (' ', 0));
+        assert_eq!(executable_in_cargo_messages(messages), Some(PathBuf::from("/t/de\"bug/ntp-node")));
+        assert_eq!(executable_in_cargo_messages(r#"{"reason":"build-finished"}"#), None);
     }
 
     #[test]
-    fn test_report_without_system_line_is_an_error() {
-        assert!(parse_report("node: listening on 127.0.0.1:1\n").is_err());
-        assert!(parse_report("SYSTEM synchronized=1\n").is_err());
+    fn test_json_log_lines_are_picked_from_the_output() {
+        let output = "ntp-node: listening on 127.0.0.2:1\n\
+            {\"time\":\"2026-12-01T22:00:00.000000Z\",\"event\":\"clock_step\",\"message\":\"clock stepped by +0.300000 s\",\"offset\":0.3}\n\
+            {not an event}\n";
+        let events = parse_json_log(output);
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].event.as_str(), events[0].offset), ("clock_step", Some(0.3)));
     }
 
     #[test]
-    fn test_json_string_field_unescapes() {
-        let read = json_string_field("executable");
-        assert_eq!(read(r#"{"a":1,"executable":"/t/a\"b\\c","x":"y"}"#).as_deref(), Some(r#"/t/a"b\c"#));
-        assert_eq!(read(r#"{"executable":null}"#), None);
+    fn test_binary_runs_and_writes_a_readable_status_file() {
+        let listen: SocketAddr = (std::net::Ipv4Addr::new(127, 0, 0, 2), crate::tools::free_udp_port()).into();
+        let node = match Node::start(listen, &["--master", "3", "--duration", "1.5", "--quiet"]) {
+            Ok(node) => node,
+            // Someone took the port meanwhile: nothing to learn here.
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => return,
+            Err(e) => panic!("{e}"),
+        };
+        let report = node.finish(Duration::from_secs(20)).unwrap();
+        assert_eq!(report.status.listen, vec![listen]);
+        assert_eq!((report.status.system.stratum, report.status.system.source.as_str()), (3, "local"));
+        assert!(report.output.contains("ntp-node: stopped after"), "{}", report.output);
+
+        // Without --duration the node runs until SIGTERM, and then exits
+        // cleanly with a final status.
+        let listen: SocketAddr = (std::net::Ipv4Addr::new(127, 0, 0, 2), crate::tools::free_udp_port()).into();
+        let Ok(mut node) = Node::start(listen, &["--master", "4", "--quiet"]) else { return };
+        // SIGUSR1 prints the snapshot as JSON (the loop looks within a second).
+        Command::new("kill").args(["-USR1", &node.pid().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !node.stdout().contains("\"associations\"") && Instant::now() < deadline {
+            thread::sleep(POLL_INTERVAL);
+        }
+        assert!(node.stdout().contains("\"stratum\": 4"), "{}", node.stdout());
+        // `ntp-node status` renders the status file in a vendor's view.
+        let file = node.dir.path().join(STATUS_FILE);
+        let shown = Command::new(binary().unwrap())
+            .args(["status", "--view", "cisco-status", "--file"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(text.starts_with("Clock is synchronized, stratum 4, reference is "), "{text}");
+        node.terminate().unwrap();
+        let report = node.finish(Duration::from_secs(10)).unwrap();
+        assert_eq!(report.status.system.stratum, 4);
+        assert!(report.output.contains("ntp-node: stopped after"), "{}", report.output);
     }
 }

@@ -1,0 +1,555 @@
+//! The `ntp-node` command line (clap): `run` starts a node, `status`
+//! shows the status file a running node writes.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ntp_algo::{AccessClass, AccessList, AssociationConfig, AssociationMode, Prefix, RateLimitConfig};
+use ntp_wire::auth::Keyring;
+
+use crate::clock::{Clock, SoftwareClock, SystemClock};
+use crate::keys::{self, KeyFileDialect};
+use crate::runtime::{Control, LogFormat, Node, NodeConfig};
+use crate::snapshot::StatusSnapshot;
+use crate::views::{self, View};
+
+/// The NTP port.
+const NTP_PORT: u16 = 123;
+
+/// An NTP node (RFC 5905) on UDP, driven by the ntp-algo engine.
+#[derive(Debug, Parser)]
+#[command(name = "ntp-node", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a node until SIGINT/SIGTERM (or --duration), then print its final status.
+    Run(Box<RunArgs>),
+    /// Show the status a running node writes to its --status-file.
+    Status(StatusArgs),
+}
+
+/// Which clock the node disciplines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClockKind {
+    /// A software clock started from the system time (plus --offset); the
+    /// system clock is never touched.
+    Software,
+    /// The Linux system clock via clock_adjtime (needs CAP_SYS_TIME).
+    System,
+}
+
+/// Options of `ntp-node run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to listen on, IP:PORT (repeatable; IPv4 and IPv6).
+    #[arg(short, long = "listen", value_name = "IP:PORT", default_value = "0.0.0.0:123")]
+    pub listen: Vec<SocketAddr>,
+
+    /// A server to poll (client association): `ADDR[:PORT]` (port 123 by
+    /// default) followed by any of `,key=ID` `,minpoll=LOG2S` `,maxpoll=LOG2S`
+    /// `,iburst` `,burst` `,prefer`. Poll exponents in log2 seconds (default 6..10).
+    #[arg(long = "server", value_name = "SPEC")]
+    pub servers: Vec<String>,
+
+    /// A symmetric active peer: `ADDR[:PORT]` and options as for --server.
+    #[arg(long = "peer", value_name = "SPEC")]
+    pub peers: Vec<String>,
+
+    /// Send broadcasts to this address: `ADDR[:PORT]` with `,key=ID` and `,minpoll=LOG2S`.
+    #[arg(long = "broadcast", value_name = "SPEC")]
+    pub broadcasts: Vec<String>,
+
+    /// Listen to broadcast servers (`ntp broadcast client`).
+    #[arg(long)]
+    pub broadcast_client: bool,
+
+    /// Key file, ntp.keys or chrony.keys syntax.
+    #[arg(long, value_name = "PATH")]
+    pub keyfile: Option<PathBuf>,
+
+    /// The key file's syntax [default: detected: chrony if a secret has a HEX:/ASCII: prefix].
+    #[arg(long, value_name = "DIALECT")]
+    pub keyfile_format: Option<KeyFileDialect>,
+
+    /// A key, as an ntp.keys line "ID TYPE SECRET" (repeatable).
+    #[arg(long = "key", value_name = "\"ID TYPE SECRET\"")]
+    pub keys: Vec<String>,
+
+    /// Trusted key ids, e.g. "1 2 5-7" [default: every key given].
+    #[arg(long = "trusted-key", visible_alias = "trusted", value_name = "LIST")]
+    pub trusted_keys: Option<String>,
+
+    /// Use only authenticated sources (`ntp authenticate`).
+    #[arg(long)]
+    pub authenticate: bool,
+
+    /// Serve the local clock at this stratum (1..=15) when no better source
+    /// is reachable (`ntp master N`).
+    #[arg(long, value_name = "STRATUM", value_parser = clap::value_parser!(u8).range(1..=15))]
+    pub master: Option<u8>,
+
+    /// Orphan mode at this stratum (1..=15) (`tos orphan N`).
+    #[arg(long, value_name = "STRATUM", value_parser = clap::value_parser!(u8).range(1..=15))]
+    pub orphan: Option<u8>,
+
+    /// Seconds after start before orphan mode may take over.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0)]
+    pub orphan_wait: f64,
+
+    /// Access rule CLASS=PREFIX (PREFIX=CLASS is read too); CLASS is peer,
+    /// serve, serve-only, query-only or ignore; PREFIX is ADDR[/LEN] (repeatable).
+    #[arg(long = "access", value_name = "CLASS=PREFIX")]
+    pub access: Vec<String>,
+
+    /// Shorthand for --access peer=PREFIX (repeatable).
+    #[arg(long = "allow", value_name = "PREFIX")]
+    pub allow: Vec<Prefix>,
+
+    /// Shorthand for --access ignore=PREFIX (repeatable).
+    #[arg(long = "deny", value_name = "PREFIX")]
+    pub deny: Vec<Prefix>,
+
+    /// Class of sources no rule matches.
+    #[arg(long, value_name = "CLASS", default_value = "peer")]
+    pub access_default: AccessClass,
+
+    /// Rate-limit clients (ntpd's `discard` defaults: average 8 s, minimum
+    /// 2 s, burst 8), answering excess requests with KoD RATE.
+    #[arg(long)]
+    pub rate_limit: bool,
+
+    /// The clock to discipline.
+    #[arg(long, value_name = "KIND", default_value = "software")]
+    pub clock: ClockKind,
+
+    /// Start the software clock this many seconds off the system clock
+    /// (positive: ahead).
+    #[arg(
+        long,
+        visible_alias = "clock-offset",
+        value_name = "SECONDS",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub offset: f64,
+
+    /// Intrinsic frequency error of the software clock, ppm (positive: fast).
+    #[arg(
+        long,
+        visible_alias = "clock-error-ppm",
+        value_name = "PPM",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    pub frequency_error: f64,
+
+    /// Offsets above this are stepped, not slewed, seconds (0: never step).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.128)]
+    pub step_threshold: f64,
+
+    /// Drift file: the frequency correction (ppm) saved across restarts.
+    #[arg(long, value_name = "PATH")]
+    pub drift_file: Option<PathBuf>,
+
+    /// How often to save the drift file while synchronized, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600.0)]
+    pub drift_interval: f64,
+
+    /// Write the JSON status snapshot here (replaced atomically).
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
+
+    /// How often to rewrite the status file, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub status_interval: f64,
+
+    /// Print the ntpq-style association table this often, seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub status_every: Option<f64>,
+
+    /// Log events as JSON lines instead of sentences.
+    #[arg(long)]
+    pub json_log: bool,
+
+    /// Log packets rejected by a packet test too.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// Log no events.
+    #[arg(long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Stop after this many seconds (for tests) [default: run until a signal].
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+
+    /// Use one recvfrom/sendto per datagram instead of recvmmsg/sendmmsg.
+    #[arg(long)]
+    pub no_batch: bool,
+}
+
+/// Options of `ntp-node status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The status file a node writes (its --status-file).
+    #[arg(long, value_name = "PATH")]
+    pub file: PathBuf,
+
+    /// How to show it.
+    #[arg(long, value_name = "VIEW", default_value = "json")]
+    pub view: View,
+}
+
+/// A usage error in an option's value, with the option named.
+#[derive(Debug, thiserror::Error)]
+#[error("{option} {value:?}: {reason}")]
+pub struct OptionError {
+    /// The option.
+    pub option: &'static str,
+    /// Its value.
+    pub value: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+fn option_error(option: &'static str, value: &str, reason: impl ToString) -> OptionError {
+    OptionError { option, value: value.to_owned(), reason: reason.to_string() }
+}
+
+/// `ADDR[:PORT]`, an IPv6 address with a port in brackets; a host name is
+/// resolved (the first address).
+pub fn parse_remote(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    if let Ok(ip) = text.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, NTP_PORT));
+    }
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port {port:?}"))?),
+        None => (text, NTP_PORT),
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host:?} has no address"))
+}
+
+/// One association spec: `ADDR[:PORT][,key=N][,minpoll=N][,maxpoll=N][,iburst][,burst][,prefer]`.
+pub fn parse_association(
+    option: &'static str,
+    mode: AssociationMode,
+    spec: &str,
+) -> Result<AssociationConfig, OptionError> {
+    let mut parts = spec.split(',');
+    let address = parse_remote(parts.next().unwrap_or_default()).map_err(|e| option_error(option, spec, e))?;
+    let mut config = AssociationConfig::new(mode, address);
+    for part in parts {
+        let (name, value) = part.split_once('=').unwrap_or((part, ""));
+        let number = |what: &str| -> Result<i64, OptionError> {
+            value
+                .parse::<i64>()
+                .map_err(|_| option_error(option, spec, format!("{what} needs a number, got {value:?}")))
+        };
+        let range = |what: &str| option_error(option, spec, format!("{what} out of range"));
+        match name {
+            "key" => config.key_id = Some(u32::try_from(number("key")?).map_err(|_| range("key"))?),
+            "minpoll" => config.min_poll = i8::try_from(number("minpoll")?).map_err(|_| range("minpoll"))?,
+            "maxpoll" => config.max_poll = i8::try_from(number("maxpoll")?).map_err(|_| range("maxpoll"))?,
+            "iburst" => config.iburst = true,
+            "burst" => config.burst = true,
+            "prefer" => config.prefer = true,
+            _ => return Err(option_error(option, spec, format!("unknown option {name:?}"))),
+        }
+    }
+    config.validate().map_err(|e| option_error(option, spec, e))?;
+    Ok(config)
+}
+
+/// `CLASS=PREFIX` or `PREFIX=CLASS`.
+pub fn parse_access_rule(rule: &str) -> Result<(Prefix, AccessClass), OptionError> {
+    let (left, right) = rule.split_once('=').ok_or_else(|| option_error("--access", rule, "expected CLASS=PREFIX"))?;
+    let (class, prefix) = if left.parse::<AccessClass>().is_ok() { (left, right) } else { (right, left) };
+    let class = class.parse::<AccessClass>().map_err(|e| option_error("--access", rule, e))?;
+    let prefix = prefix.parse::<Prefix>().map_err(|e| option_error("--access", rule, e))?;
+    Ok((prefix, class))
+}
+
+fn seconds(option: &'static str, value: f64) -> Result<Duration, OptionError> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| option_error(option, &value.to_string(), "not a duration in seconds"))
+}
+
+impl RunArgs {
+    /// The node configuration these options describe (keys read from files).
+    pub fn node_config(&self) -> Result<NodeConfig, Box<dyn std::error::Error>> {
+        let mut config = NodeConfig::default();
+        config.listen.clone_from(&self.listen);
+        for (option, mode, specs) in [
+            ("--server", AssociationMode::Client, &self.servers),
+            ("--peer", AssociationMode::SymmetricActive, &self.peers),
+            ("--broadcast", AssociationMode::BroadcastServer, &self.broadcasts),
+        ] {
+            for spec in specs {
+                config.associations.push(parse_association(option, mode, spec)?);
+            }
+        }
+        let mut ring = match &self.keyfile {
+            Some(path) => keys::read_key_file(path, self.keyfile_format)?,
+            None => Keyring::new(),
+        };
+        keys::add_key_lines(&mut ring, &self.keys)?;
+        keys::apply_trusted(&mut ring, self.trusted_keys.as_deref())?;
+        config.keys = ring;
+
+        let mut access = AccessList::new(self.access_default);
+        for rule in &self.access {
+            let (prefix, class) = parse_access_rule(rule)?;
+            access.add(prefix, class);
+        }
+        for prefix in &self.allow {
+            access.add(*prefix, AccessClass::Peer);
+        }
+        for prefix in &self.deny {
+            access.add(*prefix, AccessClass::Ignore);
+        }
+        let engine = &mut config.engine;
+        engine.access = access;
+        engine.require_authentication = self.authenticate;
+        engine.broadcast_client = self.broadcast_client;
+        engine.local_reference_stratum = self.master;
+        engine.orphan_stratum = self.orphan;
+        engine.orphan_wait = self.orphan_wait;
+        engine.discipline.step_threshold = self.step_threshold;
+        if self.rate_limit {
+            engine.responder.rate_limit = Some(RateLimitConfig::default());
+        }
+        config.batched_io = !self.no_batch;
+        config.drift_file.clone_from(&self.drift_file);
+        config.drift_interval = seconds("--drift-interval", self.drift_interval)?;
+        config.status_file.clone_from(&self.status_file);
+        config.status_interval = seconds("--status-interval", self.status_interval)?;
+        config.log = if self.quiet {
+            LogFormat::Off
+        } else if self.json_log {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
+        config.verbose = self.verbose;
+        Ok(config)
+    }
+}
+
+/// Runs the command line `cli`; the process's exit code.
+pub fn main_with(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Status(args) => status(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ntp-node: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let config = args.node_config()?;
+    let duration = args.duration.map(|d| seconds("--duration", d)).transpose()?;
+    let every = args.status_every.map(|d| seconds("--status-every", d)).transpose()?;
+    let control = Control::from_signals()?;
+    match args.clock {
+        ClockKind::Software => {
+            let clock = SoftwareClock::new(args.offset, args.frequency_error);
+            run_node(Node::new(config, clock)?, &control, duration, every)
+        }
+        ClockKind::System => {
+            let (clock, kernel_ppm) = SystemClock::open()?;
+            println!("ntp-node: disciplining the system clock (kernel frequency {kernel_ppm:+.3} ppm)");
+            run_node(Node::new(config, clock)?, &control, duration, every)
+        }
+    }
+}
+
+fn run_node<C: Clock>(
+    mut node: Node<C>,
+    control: &Control,
+    duration: Option<Duration>,
+    every: Option<Duration>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for addr in node.local_addrs() {
+        println!("ntp-node: listening on {addr}");
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let left = duration.map(|d| d.saturating_sub(started.elapsed()));
+        let chunk = match (left, every) {
+            (Some(left), Some(every)) => Some(left.min(every)),
+            (left, every) => left.or(every),
+        };
+        node.run(control, chunk)?;
+        let finished = control.stop.load(std::sync::atomic::Ordering::Relaxed)
+            || left.is_some_and(|left| chunk.is_some_and(|chunk| chunk >= left));
+        if finished {
+            break;
+        }
+        print!("{}", views::ntpq_peers(&node.snapshot().associations));
+    }
+    let snapshot = node.snapshot();
+    print!("{}", views::ntpq_peers(&snapshot.associations));
+    println!("ntp-node: stopped after {:.1} s", snapshot.uptime);
+    Ok(())
+}
+
+fn status(args: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let snapshot = StatusSnapshot::from_json(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    print!("{}", views::render(&snapshot, args.view));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ntp-node").chain(args.iter().copied()))
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        match parse(&[&["run"], args].concat()).unwrap().command {
+            Command::Run(run) => *run,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn test_clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn test_help_lists_every_option_with_units_and_defaults() {
+        let help = Cli::command().find_subcommand_mut("run").unwrap().render_long_help().to_string();
+        for needle in [
+            "--listen",
+            "--server",
+            "--peer",
+            "--broadcast",
+            "--broadcast-client",
+            "--keyfile",
+            "--key ",
+            "--trusted-key",
+            "--master",
+            "--orphan",
+            "--access",
+            "--allow",
+            "--deny",
+            "--rate-limit",
+            "--clock",
+            "--offset",
+            "--drift-file",
+            "--status-file",
+            "--json-log",
+            "--duration",
+            "log2 seconds",
+            "[default: 0.0.0.0:123]",
+            "[default: software]",
+            "seconds",
+            "ppm",
+        ] {
+            assert!(help.contains(needle), "{needle:?} missing from\n{help}");
+        }
+    }
+
+    #[test]
+    fn test_run_options_build_the_node_config() {
+        let args = run_args(&[
+            "--listen",
+            "127.0.0.2:1123",
+            "--listen",
+            "[::1]:1123",
+            "--server",
+            "127.0.0.1:123,iburst,minpoll=0,maxpoll=2,key=3",
+            "--peer",
+            "192.0.2.9",
+            "--broadcast",
+            "192.0.2.255:123,minpoll=4",
+            "--key",
+            "3 md5 secret-text",
+            "--trusted-key",
+            "3",
+            "--master",
+            "2",
+            "--access",
+            "serve=10.0.0.0/8",
+            "--access",
+            "192.0.2.0/24=ignore",
+            "--deny",
+            "198.51.100.7",
+            "--rate-limit",
+            "--offset",
+            "-0.05",
+            "--duration",
+            "2.5",
+            "--json-log",
+        ]);
+        assert_eq!(args.offset, -0.05);
+        let config = args.node_config().unwrap();
+        assert_eq!(config.listen.len(), 2);
+        let [server, peer, broadcast] = config.associations.as_slice() else { panic!("{:?}", config.associations) };
+        assert_eq!(
+            (server.mode, server.key_id, server.min_poll, server.max_poll, server.iburst),
+            (AssociationMode::Client, Some(3), 0, 2, true)
+        );
+        assert_eq!((peer.mode, peer.address), (AssociationMode::SymmetricActive, "192.0.2.9:123".parse().unwrap()));
+        assert_eq!((broadcast.mode, broadcast.min_poll), (AssociationMode::BroadcastServer, 4));
+        assert!(config.keys.is_trusted(3));
+        let access = &config.engine.access;
+        assert_eq!(access.classify("10.1.2.3".parse().unwrap()), AccessClass::Serve);
+        assert_eq!(access.classify("192.0.2.4".parse().unwrap()), AccessClass::Ignore);
+        assert_eq!(access.classify("198.51.100.7".parse().unwrap()), AccessClass::Ignore);
+        assert_eq!(access.classify("203.0.113.1".parse().unwrap()), AccessClass::Peer);
+        assert_eq!(config.engine.local_reference_stratum, Some(2));
+        assert!(config.engine.responder.rate_limit.is_some());
+        assert_eq!(config.log, LogFormat::Json);
+    }
+
+    #[test]
+    fn test_bad_values_are_clear_errors() {
+        let bad = |args: &[&str]| run_args(args).node_config().unwrap_err().to_string();
+        assert!(bad(&["--server", "127.0.0.1,minpoll=x"]).contains("minpoll needs a number"));
+        assert!(bad(&["--server", "127.0.0.1,color=blue"]).contains("unknown option \"color\""));
+        assert!(bad(&["--access", "friend=10.0.0.0/8"]).contains("--access"));
+        assert!(bad(&["--key", "1 md5"]).contains("--key: line 1"));
+        assert!(bad(&["--keyfile", "/nonexistent/keys"]).contains("/nonexistent/keys"));
+        assert!(parse(&["run", "--master", "16"]).is_err());
+        assert!(parse(&["run", "--clock", "sundial"]).is_err());
+        assert!(parse(&["run", "--quiet", "--verbose"]).is_err());
+        assert!(parse(&["status"]).is_err(), "status needs --file");
+    }
+
+    #[test]
+    fn test_remote_addresses() {
+        assert_eq!(parse_remote("192.0.2.1").unwrap(), "192.0.2.1:123".parse().unwrap());
+        assert_eq!(parse_remote("192.0.2.1:4123").unwrap(), "192.0.2.1:4123".parse().unwrap());
+        assert_eq!(parse_remote("2001:db8::1").unwrap(), "[2001:db8::1]:123".parse().unwrap());
+        assert_eq!(parse_remote("[2001:db8::1]").unwrap(), "[2001:db8::1]:123".parse().unwrap());
+        assert_eq!(parse_remote("[2001:db8::1]:9").unwrap(), "[2001:db8::1]:9".parse().unwrap());
+        assert!(parse_remote("localhost:notaport").is_err());
+    }
+}
