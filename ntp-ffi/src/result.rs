@@ -14,7 +14,10 @@ use ntp_wire::auth::{AuthError, KeyError, KeyFileError, TrustedKeysError};
 
 use crate::ptr::{self, boundary};
 
-/// What a call did. 0 is success; see the ranges in the module docs.
+/// What a call did. 0 is success. Codes are grouped in ranges: 1-99
+/// misuse of the ABI, 100-199 wire format, 200-299 authentication and
+/// keys, 300-399 configuration, 400-499 the engine. A number is never
+/// reused for another meaning.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ntp_result {
