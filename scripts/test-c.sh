@@ -167,12 +167,16 @@ stop_pid() {
     wait "$pid" 2>/dev/null
 }
 
-# interop NAME KEYLINE KEYID: chronyd S (stratum 1) <- ntpd-mini <- chronyd C,
-# every hop authenticated with the key. Passes when ntpd-mini selects S with
-# |offset| < 1 ms and C selects ntpd-mini.
+# interop NAME KEYLINE KEYID [MINI_KEYS_ARGS...]: chronyd S (stratum 1) <-
+# ntpd-mini <- chronyd C, every hop authenticated with the key (ntpd-mini
+# reads chrony.keys unless MINI_KEYS_ARGS give its own key file and dialect,
+# e.g. an ntp.keys file). Passes when ntpd-mini selects S with
+# |offset| < 1 ms and C selects ntpd-mini. With NAME "wrong-key" it passes
+# only when neither happens (ntpd-mini holds a different secret).
 interop() {
     local name=$1 keyline=$2 keyid=$3
-    local dir ps pm spid cpid mpid user rc=0
+    shift 3
+    local dir ps pm spid cpid mpid user rc=0 bound=80
     dir=$(mktemp -d /tmp/ntp-ffi-interop.XXXXXX)
     chmod 755 "$dir"
     user=root
@@ -184,6 +188,13 @@ interop() {
     pm=$(free_port)
     echo "$keyline" >"$dir/chrony.keys"
     chmod 644 "$dir/chrony.keys"
+    local mini_keys=(-k "$dir/chrony.keys")
+    if [ "$#" -gt 0 ]; then
+        printf '%s\n' "$1" >"$dir/mini.keys"
+        shift
+        mini_keys=(-k "$dir/mini.keys" "$@")
+    fi
+    [ "$name" = wrong-key ] && bound=24
     cat >"$dir/server.conf" <<CONF
 port $ps
 bindaddress 127.0.0.1
@@ -206,7 +217,7 @@ CONF
     spid=$!
     sleep 0.5
     # Start 0.3 s off: ntpd-mini must measure and step its software clock.
-    "$MINI" -b 127.0.0.1 -p "$pm" -s "127.0.0.1:$ps:$keyid" -n 0 -x 1 -k "$dir/chrony.keys" -a -o 0.3 -t 40 -v \
+    "$MINI" -b 127.0.0.1 -p "$pm" -s "127.0.0.1:$ps:$keyid" -n 0 -x 1 "${mini_keys[@]}" -a -o 0.3 -t 40 -v \
         >"$dir/mini.log" 2>&1 &
     mpid=$!
     sleep 1
@@ -214,7 +225,7 @@ CONF
     cpid=$!
     # Wait (at most 40 s) for chronyd C to select ntpd-mini, then ask
     # ntpd-mini for its table.
-    for _ in $(seq 80); do
+    for _ in $(seq "$bound"); do
         grep -q "Selected source 127.0.0.1" "$dir/client.log" && break
         kill -0 "$mpid" 2>/dev/null || break
         sleep 0.5
@@ -227,6 +238,20 @@ CONF
     stop_pid "$spid"
     echo "--- ntpd-mini"; grep -E "^(STATUS|PEER|STEP)" "$dir/mini.log" | tail -n 6
     echo "--- chronyd client"; grep -E "Selected|source|auth|NTP" "$dir/client.log" | tail -n 5
+    if [ "$name" = wrong-key ]; then
+        # Authentication must have kept both sides apart, while ntpd-mini
+        # ran to the end (so the test cannot pass by a crash).
+        if ! grep -q "^PEER id=1 " "$dir/mini.log"; then
+            echo "ntpd-mini did not run to its status table"
+            rc=1
+        fi
+        if grep -q "^STATUS synchronized=1" "$dir/mini.log" || grep -q "Selected source" "$dir/client.log"; then
+            echo "a wrong key was accepted"
+            rc=1
+        fi
+        [ "$rc" = 0 ] && rm -rf "$dir"
+        return $rc
+    fi
     # ntpd-mini as a client of chronyd: synchronized, |offset| < 1 ms.
     if ! tail -n 30 "$dir/mini.log" | grep -E "^STATUS synchronized=1 " >/dev/null; then
         echo "ntpd-mini did not synchronize"
@@ -251,13 +276,46 @@ CONF
     return $rc
 }
 
+# symmetric: two ntpd-minis as symmetric active peers, one serving its
+# local clock at stratum 1 and started 0.3 s off; the other must
+# synchronize to it at stratum 2 with |offset| < 1 ms.
+symmetric() {
+    local dir pa pb apid bpid rc=0
+    dir=$(mktemp -d /tmp/ntp-ffi-symmetric.XXXXXX)
+    pa=$(free_port)
+    pb=$(free_port)
+    "$MINI" -b 127.0.0.1 -p "$pa" -P "127.0.0.1:$pb" -n 0 -x 1 -m 1 -t 30 >"$dir/a.log" 2>&1 &
+    apid=$!
+    "$MINI" -b 127.0.0.1 -p "$pb" -P "127.0.0.1:$pa" -n 0 -x 1 -o 0.3 -t 20 >"$dir/b.log" 2>&1 &
+    bpid=$!
+    for _ in $(seq 60); do
+        kill -0 "$bpid" 2>/dev/null || break
+        sleep 0.5
+    done
+    stop_pid "$bpid"
+    stop_pid "$apid"
+    grep -E "^(STATUS|PEER|STEP)" "$dir/b.log" | tail -n 3
+    tail -n 20 "$dir/b.log" | grep -q "^STATUS synchronized=1 stratum=2 " || { echo "peer B did not synchronize"; rc=1; }
+    tail -n 20 "$dir/b.log" | awk '/^PEER / && /mode=2/ && /selection=4/ { for (i = 1; i <= NF; i++) if ($i ~ /^offset=/) { v = substr($i, 8) + 0; if (v < 0) v = -v; ok = (v < 0.001) } } END { exit ok ? 0 : 1 }' ||
+        { echo "peer B's offset to A is not below 1 ms"; rc=1; }
+    [ "$rc" = 0 ] && rm -rf "$dir" || { echo "logs in $dir"; tail -n 20 "$dir/b.log"; }
+    return $rc
+}
+
 if [ "${NTP_FFI_SKIP_INTEROP:-0}" = 1 ]; then
     echo "SKIP interop (NTP_FFI_SKIP_INTEROP=1)"
 elif [ ! -x /usr/sbin/chronyd ]; then
     fail "interop (chronyd not installed at /usr/sbin/chronyd)"
 elif [ -x "$MINI" ]; then
     step interop-chronyd-md5 interop md5 "1 MD5 HEX:8a1f3c5e7b9d0f2e4c6a8b0d1f3e5c7a" 1
-    step interop-chronyd-aes128-cmac interop aes "2 AES128 HEX:000102030405060708090a0b0c0d0e0f" 2
+    # ntpd-mini reads the same AES key from an ntp.keys file (ntpd dialect).
+    step interop-chronyd-aes128-cmac interop aes "2 AES128 HEX:000102030405060708090a0b0c0d0e0f" 2 \
+        "2 AES128CMAC 000102030405060708090a0b0c0d0e0f" -K ntp -T 2
+    step interop-chronyd-wrong-key-refused interop wrong-key "1 MD5 HEX:8a1f3c5e7b9d0f2e4c6a8b0d1f3e5c7a" 1 \
+        "1 MD5 HEX:8a1f3c5e7b9d0f2e4c6a8b0d1f3e5c7b"
+fi
+if [ "${NTP_FFI_SKIP_INTEROP:-0}" != 1 ] && [ -x "$MINI" ]; then
+    step ntpd-mini-symmetric symmetric
 fi
 
 # ---- 7. benchmarks -----------------------------------------------------------

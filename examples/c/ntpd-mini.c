@@ -239,6 +239,7 @@ int main(int argc, char **argv) {
     struct softclock clk;
     struct sockaddr_in local;
     ntp_timestamp deadline;
+    ntp_sockaddr self;
 
     TRY("options", ntp_engine_options_init(&opts));
     while ((opt = getopt(argc, argv, "b:p:s:P:n:x:m:k:K:T:ao:t:v")) != -1) {
@@ -296,6 +297,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+    /* Our own address: a source whose reference id names it is synchronized
+     * to us, and the engine refuses it (a timing loop between peers). */
+    memset(&self, 0, sizeof self);
+    self.family = 4;
+    self.port = port;
+    memcpy(self.addr, &local.sin_addr, 4);
+    opts.local_addresses = &self;
+    opts.local_address_count = 1;
 
     /* The engine: it copies the keyring, which we free at once. */
     softclock_init(&clk, initial_offset);
