@@ -167,16 +167,16 @@ stop_pid() {
     wait "$pid" 2>/dev/null
 }
 
-# interop NAME KEYLINE KEYID [MINI_KEYS_ARGS...]: chronyd S (stratum 1) <-
-# ntpd-mini <- chronyd C, every hop authenticated with the key (ntpd-mini
+# interop NAME KEYLINE KEYID [MINI_KEYS_ARGS...]: two chronyds S1, S2
+# (stratum 1) <- ntpd-mini <- chronyd C, every hop authenticated with the key (ntpd-mini
 # reads chrony.keys unless MINI_KEYS_ARGS give its own key file and dialect,
-# e.g. an ntp.keys file). Passes when ntpd-mini selects S with
-# |offset| < 1 ms and C selects ntpd-mini. With NAME "wrong-key" it passes
+# e.g. an ntp.keys file). Passes when ntpd-mini hears both servers, selects
+# one with |offset| < 1 ms, and C selects ntpd-mini. With NAME "wrong-key" it passes
 # only when neither happens (ntpd-mini holds a different secret).
 interop() {
     local name=$1 keyline=$2 keyid=$3
     shift 3
-    local dir ps pm spid cpid mpid user rc=0 bound=80
+    local dir ps ps2 pm spid spid2 cpid mpid user rc=0 bound=80
     dir=$(mktemp -d /tmp/ntp-ffi-interop.XXXXXX)
     chmod 755 "$dir"
     user=root
@@ -185,6 +185,7 @@ interop() {
         user=_chrony
     fi
     ps=$(free_port)
+    ps2=$(free_port)
     pm=$(free_port)
     echo "$keyline" >"$dir/chrony.keys"
     chmod 644 "$dir/chrony.keys"
@@ -213,11 +214,14 @@ keyfile $dir/chrony.keys
 pidfile $dir/client.pid
 driftfile $dir/client.drift
 CONF
+    sed -e "s/^port $ps\$/port $ps2/" -e "s/server\./server2./g" "$dir/server.conf" >"$dir/server2.conf"
     /usr/sbin/chronyd -d -x -u "$user" -f "$dir/server.conf" >"$dir/server.log" 2>&1 &
     spid=$!
+    /usr/sbin/chronyd -d -x -u "$user" -f "$dir/server2.conf" >"$dir/server2.log" 2>&1 &
+    spid2=$!
     sleep 0.5
     # Start 0.3 s off: ntpd-mini must measure and step its software clock.
-    "$MINI" -b 127.0.0.1 -p "$pm" -s "127.0.0.1:$ps:$keyid" -n 0 -x 1 "${mini_keys[@]}" -a -o 0.3 -t 40 -v \
+    "$MINI" -b 127.0.0.1 -p "$pm" -s "127.0.0.1:$ps:$keyid" -s "127.0.0.1:$ps2:$keyid" -n 0 -x 1 "${mini_keys[@]}" -a -o 0.3 -t 40 -v \
         >"$dir/mini.log" 2>&1 &
     mpid=$!
     sleep 1
@@ -236,6 +240,7 @@ CONF
     stop_pid "$mpid"
     stop_pid "$cpid"
     stop_pid "$spid"
+    stop_pid "$spid2"
     echo "--- ntpd-mini"; grep -E "^(STATUS|PEER|STEP)" "$dir/mini.log" | tail -n 6
     echo "--- chronyd client"; grep -E "Selected|source|auth|NTP" "$dir/client.log" | tail -n 5
     if [ "$name" = wrong-key ]; then
@@ -261,6 +266,12 @@ CONF
         echo "ntpd-mini's system peer offset is not below 1 ms"
         rc=1
     fi
+    # Both servers answered recently (the last table shows two PEER lines,
+    # neither with an empty reach register).
+    if [ "$(tail -n 30 "$dir/mini.log" | awk '/^STATUS/ { n = 0; z = 0 } /^PEER / { n++; if (/reach=000/) z++ } END { print n "/" z }')" != "2/0" ]; then
+        echo "ntpd-mini did not hear from both servers"
+        rc=1
+    fi
     # chronyd as a client of ntpd-mini: it selected it.
     if ! grep -q "Selected source 127.0.0.1" "$dir/client.log"; then
         echo "chronyd did not select ntpd-mini"
@@ -269,7 +280,7 @@ CONF
     if [ "$rc" != 0 ]; then
         echo "--- full logs in $dir"
         tail -n 40 "$dir/mini.log"
-        cat "$dir/client.log" "$dir/server.log" | tail -n 40
+        cat "$dir/client.log" "$dir/server.log" "$dir/server2.log" | tail -n 40
     else
         rm -rf "$dir"
     fi

@@ -324,9 +324,19 @@ int main(int argc, char **argv) {
         TRY("add association", ntp_engine_add_association(engine, &cfg, softclock_now(&clk), &id));
     }
 
-    signal(SIGUSR1, on_usr1);
-    signal(SIGTERM, on_term);
-    signal(SIGINT, on_term);
+    /* sigaction, not signal(): in strict POSIX mode glibc's signal() resets
+     * the handler after the first delivery, so a second SIGUSR1 would kill
+     * the daemon. */
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sigemptyset(&sa.sa_mask);
+        sa.sa_handler = on_usr1;
+        sigaction(SIGUSR1, &sa, NULL);
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+    }
     started = monotonic_seconds();
     printf("ntpd-mini %s on %s:%u, %d remote(s)\n", ntp_version(), bind_addr, (unsigned)port, n_remotes);
     fflush(stdout);
