@@ -299,12 +299,18 @@ symmetric() {
     apid=$!
     "$MINI" -b 127.0.0.1 -p "$pb" -P "127.0.0.1:$pa" -n 0 -x 1 -o 0.3 -t 20 >"$dir/b.log" 2>&1 &
     bpid=$!
+    # The status table on demand, twice: the daemon must survive both.
+    sleep 6
+    kill -USR1 "$bpid" 2>/dev/null
+    sleep 1
+    kill -USR1 "$bpid" 2>/dev/null
     for _ in $(seq 60); do
         kill -0 "$bpid" 2>/dev/null || break
         sleep 0.5
     done
-    stop_pid "$bpid"
+    wait "$bpid" 2>/dev/null || { echo "peer B did not exit cleanly"; rc=1; }
     stop_pid "$apid"
+    [ "$(grep -c '^STATUS ' "$dir/b.log")" -ge 3 ] || { echo "peer B did not print its table on each SIGUSR1 and at exit"; rc=1; }
     grep -E "^(STATUS|PEER|STEP)" "$dir/b.log" | tail -n 3
     tail -n 20 "$dir/b.log" | grep -q "^STATUS synchronized=1 stratum=2 " || { echo "peer B did not synchronize"; rc=1; }
     tail -n 20 "$dir/b.log" | awk '/^PEER / && /mode=2/ && /selection=4/ { for (i = 1; i <= NF; i++) if ($i ~ /^offset=/) { v = substr($i, 8) + 0; if (v < 0) v = -v; ok = (v < 0.001) } } END { exit ok ? 0 : 1 }' ||
