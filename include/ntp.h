@@ -1024,6 +1024,77 @@ typedef struct ntp_peer_status {
 } ntp_peer_status;
 
 /**
+ * The engine's packet counters since it was created (all monotonic), as
+ * the NTPv4 MIB and ntpd's `sysstats` report them.
+ */
+typedef struct ntp_counters {
+  /**
+   * Datagrams handed to the engine.
+   */
+  uint64_t received;
+  /**
+   * Datagrams that were not well-formed NTP packets.
+   */
+  uint64_t malformed;
+  /**
+   * Packets with a version other than 1..=4.
+   */
+  uint64_t bad_version;
+  /**
+   * Packets of a mode the engine does not handle, or discarded by dispatch.
+   */
+  uint64_t discarded;
+  /**
+   * Packets refused by access control.
+   */
+  uint64_t access_denied;
+  /**
+   * Packets that failed authentication or lacked a required MAC.
+   */
+  uint64_t auth_failed;
+  /**
+   * Crypto-NAKs received.
+   */
+  uint64_t crypto_nak;
+  /**
+   * Symmetric active packets refused a passive association.
+   */
+  uint64_t peer_refused;
+  /**
+   * Packets rejected by each packet test (RFC 5905 figure 22), index = test number - 1.
+   */
+  uint64_t rejected_by_test[7];
+  /**
+   * Kiss-o'-death packets accepted.
+   */
+  uint64_t kod_received;
+  /**
+   * Client requests answered.
+   */
+  uint64_t replies_sent;
+  /**
+   * Kiss-o'-death RATE replies sent.
+   */
+  uint64_t kod_sent;
+  /**
+   * Requests dropped by the rate limiter.
+   */
+  uint64_t rate_dropped;
+  /**
+   * Polls sent by associations.
+   */
+  uint64_t polls_sent;
+  /**
+   * Events dropped because the caller did not drain them.
+   */
+  uint64_t events_dropped;
+  /**
+   * Datagrams dropped because the caller did not drain them.
+   */
+  uint64_t transmits_dropped;
+} ntp_counters;
+
+/**
  * The 48-byte NTP header (RFC 5905 section 7.3) as plain fields.
  */
 typedef struct ntp_packet_header {
@@ -1350,6 +1421,11 @@ ntp_result ntp_engine_peer_status(const struct ntp_engine *engine,
                                   struct ntp_peer_status *out,
                                   size_t capacity,
                                   size_t *count);
+
+/**
+ * Writes the engine's counters to `out`.
+ */
+ntp_result ntp_engine_counters(const struct ntp_engine *engine, struct ntp_counters *out);
 
 /**
  * Renders text view `view` (an `ntp_text_view`) at `now` into the caller's

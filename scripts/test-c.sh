@@ -250,6 +250,11 @@ CONF
             echo "ntpd-mini did not run to its status table"
             rc=1
         fi
+        # ...and it did hear the replies, which failed authentication.
+        if ! tail -n 30 "$dir/mini.log" | grep -qE "^COUNTERS .*auth_failed=[1-9]"; then
+            echo "ntpd-mini counted no authentication failure"
+            rc=1
+        fi
         if grep -q "^STATUS synchronized=1" "$dir/mini.log" || grep -q "Selected source" "$dir/client.log"; then
             echo "a wrong key was accepted"
             rc=1

@@ -210,6 +210,14 @@ static void print_status(const ntp_engine *engine, ntp_timestamp now) {
                (unsigned)peers[i].reach, (unsigned)peers[i].selection, peers[i].offset, peers[i].delay,
                peers[i].jitter);
     }
+    {
+        ntp_counters c;
+        TRY("counters", ntp_engine_counters(engine, &c));
+        printf("COUNTERS received=%llu replies_sent=%llu polls_sent=%llu auth_failed=%llu malformed=%llu\n",
+               (unsigned long long)c.received, (unsigned long long)c.replies_sent,
+               (unsigned long long)c.polls_sent, (unsigned long long)c.auth_failed,
+               (unsigned long long)c.malformed);
+    }
     if (ntp_engine_text_view(engine, now, NTP_TEXT_VIEW_NTPQ_PEERS, text, sizeof text, &written) == NTP_RESULT_OK) {
         fputs(text, stdout);
     }

@@ -784,6 +784,72 @@ pub extern "C" fn ntp_engine_peer_status(
     })
 }
 
+/// The engine's packet counters since it was created (all monotonic), as
+/// the NTPv4 MIB and ntpd's `sysstats` report them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ntp_counters {
+    /// Datagrams handed to the engine.
+    pub received: u64,
+    /// Datagrams that were not well-formed NTP packets.
+    pub malformed: u64,
+    /// Packets with a version other than 1..=4.
+    pub bad_version: u64,
+    /// Packets of a mode the engine does not handle, or discarded by dispatch.
+    pub discarded: u64,
+    /// Packets refused by access control.
+    pub access_denied: u64,
+    /// Packets that failed authentication or lacked a required MAC.
+    pub auth_failed: u64,
+    /// Crypto-NAKs received.
+    pub crypto_nak: u64,
+    /// Symmetric active packets refused a passive association.
+    pub peer_refused: u64,
+    /// Packets rejected by each packet test (RFC 5905 figure 22), index = test number - 1.
+    pub rejected_by_test: [u64; 7],
+    /// Kiss-o'-death packets accepted.
+    pub kod_received: u64,
+    /// Client requests answered.
+    pub replies_sent: u64,
+    /// Kiss-o'-death RATE replies sent.
+    pub kod_sent: u64,
+    /// Requests dropped by the rate limiter.
+    pub rate_dropped: u64,
+    /// Polls sent by associations.
+    pub polls_sent: u64,
+    /// Events dropped because the caller did not drain them.
+    pub events_dropped: u64,
+    /// Datagrams dropped because the caller did not drain them.
+    pub transmits_dropped: u64,
+}
+
+/// Writes the engine's counters to `out`.
+#[unsafe(no_mangle)]
+pub extern "C" fn ntp_engine_counters(engine: *const ntp_engine, out: *mut ntp_counters) -> ntp_result {
+    boundary(|| {
+        let c = ptr::read(engine)?.inner.counters();
+        *ptr::out(out)? = ntp_counters {
+            received: c.received,
+            malformed: c.malformed,
+            bad_version: c.bad_version,
+            discarded: c.discarded,
+            access_denied: c.access_denied,
+            auth_failed: c.auth_failed,
+            crypto_nak: c.crypto_nak,
+            peer_refused: c.peer_refused,
+            rejected_by_test: c.rejected_by_test,
+            kod_received: c.kod_received,
+            replies_sent: c.replies_sent,
+            kod_sent: c.kod_sent,
+            rate_dropped: c.rate_dropped,
+            polls_sent: c.polls_sent,
+            events_dropped: c.events_dropped,
+            transmits_dropped: c.transmits_dropped,
+        };
+        Ok(())
+    })
+}
+
 /// The operator text views.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -934,6 +1000,11 @@ mod tests {
             assert!(n > 0);
         }
         assert_eq!(ntp_engine_text_view(client, t, 1, text.as_mut_ptr(), 8, &mut n), ntp_result::InsufficientSize);
+        let mut counters = ntp_counters::default();
+        assert_eq!(ntp_engine_counters(server, &mut counters), ntp_result::Ok);
+        assert!(counters.received > 0);
+        assert_eq!(counters.replies_sent, counters.received);
+        assert_eq!(ntp_engine_counters(server, null_mut()), ntp_result::NullParameter);
         assert_eq!(ntp_engine_remove_association(client, id, t), ntp_result::Ok);
         assert_eq!(ntp_engine_remove_association(client, id, t), ntp_result::EngineNoSuchAssociation);
         ntp_engine_free(client);

@@ -49,12 +49,12 @@ pub use auth::{
     ntp_keyring_set_trusted, ntp_keyring_trust_list, ntp_sign, ntp_verify,
 };
 pub use engine::{
-    ntp_association_config, ntp_association_config_init, ntp_association_mode, ntp_clock_state, ntp_demobilize_reason,
-    ntp_engine, ntp_engine_add_association, ntp_engine_association_count, ntp_engine_free, ntp_engine_handle_datagram,
-    ntp_engine_handle_timeout, ntp_engine_new, ntp_engine_options, ntp_engine_options_init, ntp_engine_peer_status,
-    ntp_engine_poll_output, ntp_engine_remove_association, ntp_engine_system_status, ntp_engine_text_view, ntp_event,
-    ntp_event_kind, ntp_output, ntp_output_kind, ntp_peer_status, ntp_selection, ntp_sync_source, ntp_system_status,
-    ntp_text_view,
+    ntp_association_config, ntp_association_config_init, ntp_association_mode, ntp_clock_state, ntp_counters,
+    ntp_demobilize_reason, ntp_engine, ntp_engine_add_association, ntp_engine_association_count, ntp_engine_counters,
+    ntp_engine_free, ntp_engine_handle_datagram, ntp_engine_handle_timeout, ntp_engine_new, ntp_engine_options,
+    ntp_engine_options_init, ntp_engine_peer_status, ntp_engine_poll_output, ntp_engine_remove_association,
+    ntp_engine_system_status, ntp_engine_text_view, ntp_event, ntp_event_kind, ntp_output, ntp_output_kind,
+    ntp_peer_status, ntp_selection, ntp_sync_source, ntp_system_status, ntp_text_view,
 };
 pub use result::{ntp_result, ntp_result_message};
 pub use time::{

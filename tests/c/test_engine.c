@@ -149,6 +149,16 @@ static void test_sync(void) {
              NTP_RESULT_INSUFFICIENT_SIZE);
     CHECK(written == 5);
 
+    {
+        ntp_counters server_counters, client_counters;
+        CHECK_RC(ntp_engine_counters(server, &server_counters), NTP_RESULT_OK);
+        CHECK_RC(ntp_engine_counters(client, &client_counters), NTP_RESULT_OK);
+        CHECK(server_counters.received > 0 && server_counters.replies_sent == server_counters.received);
+        CHECK(client_counters.polls_sent == server_counters.received);
+        CHECK(client_counters.auth_failed == 0);
+        CHECK_RC(ntp_engine_counters(NULL, &client_counters), NTP_RESULT_NULL_PARAMETER);
+        CHECK_RC(ntp_engine_counters(client, NULL), NTP_RESULT_NULL_PARAMETER);
+    }
     CHECK_RC(ntp_engine_remove_association(client, id, t), NTP_RESULT_OK);
     CHECK_RC(ntp_engine_remove_association(client, id, t), NTP_RESULT_ENGINE_NO_SUCH_ASSOCIATION);
     events = 0;
