@@ -155,16 +155,52 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Every daemon this script starts, so an interrupted run stops them too.
+STARTED_PIDS=()
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+}
+trap cleanup EXIT
+
+# Drops a reaped PID from the list (it may be reused by another process).
+forget_pid() {
+    local pid=$1 p kept=()
+    for p in "${STARTED_PIDS[@]}"; do
+        [ "$p" = "$pid" ] || kept+=("$p")
+    done
+    STARTED_PIDS=("${kept[@]}")
+}
+
+# chronyd's privilege options: as root it drops to _chrony when that user
+# exists (the temporary directory is handed to it) and keeps root
+# otherwise; as another user it must be told not to insist on root (-U).
+chronyd_user_args() {
+    local dir=$1
+    if [ "$(id -u)" != 0 ]; then
+        echo "-U"
+    elif id _chrony >/dev/null 2>&1; then
+        chown _chrony "$dir"
+        echo "-u _chrony"
+    else
+        echo "-u root"
+    fi
+}
+
 # Stops a process by PID: TERM, up to 5 s, then KILL.
 stop_pid() {
     local pid=$1 i
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 50); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null
+    if kill -TERM "$pid" 2>/dev/null; then
+        for i in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null
+    fi
     wait "$pid" 2>/dev/null
+    forget_pid "$pid"
 }
 
 # interop NAME KEYLINE KEYID [MINI_KEYS_ARGS...]: two chronyds S1, S2
@@ -179,11 +215,7 @@ interop() {
     local dir ps ps2 pm spid spid2 cpid mpid user rc=0 bound=80
     dir=$(mktemp -d /tmp/ntp-ffi-interop.XXXXXX)
     chmod 755 "$dir"
-    user=root
-    if [ "$(id -u)" = 0 ] && id _chrony >/dev/null 2>&1; then
-        chown _chrony "$dir"
-        user=_chrony
-    fi
+    user=$(chronyd_user_args "$dir")
     ps=$(free_port)
     ps2=$(free_port)
     pm=$(free_port)
@@ -215,18 +247,22 @@ pidfile $dir/client.pid
 driftfile $dir/client.drift
 CONF
     sed -e "s/^port $ps\$/port $ps2/" -e "s/server\./server2./g" "$dir/server.conf" >"$dir/server2.conf"
-    /usr/sbin/chronyd -d -x -u "$user" -f "$dir/server.conf" >"$dir/server.log" 2>&1 &
+    /usr/sbin/chronyd -d -x $user -f "$dir/server.conf" >"$dir/server.log" 2>&1 &
     spid=$!
-    /usr/sbin/chronyd -d -x -u "$user" -f "$dir/server2.conf" >"$dir/server2.log" 2>&1 &
+    STARTED_PIDS+=("$spid")
+    /usr/sbin/chronyd -d -x $user -f "$dir/server2.conf" >"$dir/server2.log" 2>&1 &
     spid2=$!
+    STARTED_PIDS+=("$spid2")
     sleep 0.5
     # Start 0.3 s off: ntpd-mini must measure and step its software clock.
     "$MINI" -b 127.0.0.1 -p "$pm" -s "127.0.0.1:$ps:$keyid" -s "127.0.0.1:$ps2:$keyid" -n 0 -x 1 "${mini_keys[@]}" -a -o 0.3 -t 40 -v \
         >"$dir/mini.log" 2>&1 &
     mpid=$!
+    STARTED_PIDS+=("$mpid")
     sleep 1
-    /usr/sbin/chronyd -d -x -u "$user" -f "$dir/client.conf" >"$dir/client.log" 2>&1 &
+    /usr/sbin/chronyd -d -x $user -f "$dir/client.conf" >"$dir/client.log" 2>&1 &
     cpid=$!
+    STARTED_PIDS+=("$cpid")
     # Wait (at most 40 s) for chronyd C to select ntpd-mini, then ask
     # ntpd-mini for its table.
     for _ in $(seq "$bound"); do
@@ -302,8 +338,10 @@ symmetric() {
     pb=$(free_port)
     "$MINI" -b 127.0.0.1 -p "$pa" -P "127.0.0.1:$pb" -n 0 -x 1 -m 1 -t 30 >"$dir/a.log" 2>&1 &
     apid=$!
+    STARTED_PIDS+=("$apid")
     "$MINI" -b 127.0.0.1 -p "$pb" -P "127.0.0.1:$pa" -n 0 -x 1 -o 0.3 -t 20 >"$dir/b.log" 2>&1 &
     bpid=$!
+    STARTED_PIDS+=("$bpid")
     # The status table on demand, twice: the daemon must survive both.
     sleep 6
     kill -USR1 "$bpid" 2>/dev/null
@@ -314,6 +352,7 @@ symmetric() {
         sleep 0.5
     done
     wait "$bpid" 2>/dev/null || { echo "peer B did not exit cleanly"; rc=1; }
+    forget_pid "$bpid"
     stop_pid "$apid"
     [ "$(grep -c '^STATUS ' "$dir/b.log")" -ge 3 ] || { echo "peer B did not print its table on each SIGUSR1 and at exit"; rc=1; }
     grep -E "^(STATUS|PEER|STEP)" "$dir/b.log" | tail -n 3
