@@ -508,7 +508,10 @@ pub extern "C" fn ntp_engine_poll_output(
             return Err(ntp_result::InsufficientSize);
         }
         let mut o = ntp_output::default();
-        let kind = match engine.inner.poll_output() {
+        // Matched by reference: moving the transmit out of the output would
+        // copy its whole 128-byte buffer once more per datagram.
+        let output = engine.inner.poll_output();
+        let kind = match &output {
             Output::Transmit(t) => {
                 let payload = t.payload();
                 buf.get_mut(..payload.len()).ok_or(ntp_result::InsufficientSize)?.copy_from_slice(payload);
@@ -517,15 +520,15 @@ pub extern "C" fn ntp_engine_poll_output(
                 ntp_output_kind::Transmit
             }
             Output::Clock(ClockAction::Step { offset }) => {
-                o.step_seconds = offset;
+                o.step_seconds = *offset;
                 ntp_output_kind::ClockStep
             }
             Output::Clock(ClockAction::SetFrequency { ppm }) => {
-                o.frequency_ppm = ppm;
+                o.frequency_ppm = *ppm;
                 ntp_output_kind::ClockFrequency
             }
             Output::Event(e) => {
-                o.event = event(e);
+                o.event = event(*e);
                 ntp_output_kind::Event
             }
             Output::Timeout(at) => {
