@@ -165,8 +165,9 @@ pub(crate) fn reference_id_arg(value: &Bound<'_, PyAny>) -> PyResult<ReferenceId
 /// The reference id as Python users expect it for this stratum: an
 /// `IPv4Address` at stratum 2–15 (the upstream server, or for IPv6 the
 /// first 4 bytes of an MD5 of its address), the kiss code or source name
-/// as a str at stratum 0–1, and the raw 4 bytes otherwise (stratum 16 and
-/// reserved values give it no meaning) or when the text is not printable.
+/// as a str at stratum 0–1 (an `IPv4Address` when it is not printable
+/// text), and the raw 4 bytes at stratum 16 and above, which give it no
+/// meaning.
 pub(crate) fn reference_id_object<'py>(
     py: Python<'py>,
     id: ReferenceId,
@@ -174,9 +175,10 @@ pub(crate) fn reference_id_object<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     match id.meaning(stratum) {
         ReferenceIdMeaning::Upstream(id) => py.import("ipaddress")?.getattr("IPv4Address")?.call1((id.to_u32(),)),
+        // Not text: show it as ntpq does, dotted (chrony's local clock is 127.127.1.1).
         ReferenceIdMeaning::Kiss(_) | ReferenceIdMeaning::Source(_) => match id.as_ascii() {
             Some(text) => Ok(PyString::new(py, text).into_any()),
-            None => Ok(PyBytes::new(py, &id.0).into_any()),
+            None => py.import("ipaddress")?.getattr("IPv4Address")?.call1((id.to_u32(),)),
         },
         _ => Ok(PyBytes::new(py, &id.0).into_any()),
     }
@@ -339,7 +341,7 @@ impl PyPacket {
     }
 
     /// Reference id, by stratum: `IPv4Address` (2–15), str (0–1: kiss
-    /// code or source name), else the raw 4 bytes.
+    /// code or source name; `IPv4Address` if not text), else the raw 4 bytes.
     #[getter]
     fn reference_id<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let view = self.view(py);
