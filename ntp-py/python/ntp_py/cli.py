@@ -222,7 +222,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
             if not datagrams:
                 raise _UsageError(f"{source}: no UDP datagrams on the NTP port(s) in the capture")
             for d in datagrams:
-                label = f"frame {d.index}: {d.source[0]}:{d.source[1]} -> {d.destination[0]}:{d.destination[1]}"
+                label = f"frame {d.frame}: {d.source[0]}:{d.source[1]} -> {d.destination[0]}:{d.destination[1]}"
                 inputs.append((label, d.payload))
         else:
             as_hex = _hex_bytes(data.decode("ascii", "replace"))

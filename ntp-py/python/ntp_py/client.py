@@ -119,7 +119,9 @@ async def aquery(
     future: asyncio.Future[Reply] = loop.create_future()
     where = f"{host} port {port}"
     transport, _ = await loop.create_datagram_endpoint(
-        lambda: _ReplyProtocol(request, future, where), remote_addr=sockaddr, family=family
+        lambda: _ReplyProtocol(request, future, where),
+        remote_addr=(str(sockaddr[0]), int(sockaddr[1])),
+        family=family,
     )
     try:
         transport.sendto(request.stamp())

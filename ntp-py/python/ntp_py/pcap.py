@@ -25,7 +25,7 @@ _PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 class Datagram(NamedTuple):
     """One UDP datagram from a capture."""
 
-    index: int
+    frame: int
     source: Tuple[str, int]
     destination: Tuple[str, int]
     payload: bytes
