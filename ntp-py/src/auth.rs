@@ -286,3 +286,21 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dialect_of;
+
+    #[test]
+    fn test_dialect_guess() {
+        let chrony_tagged = "# comment\n1 SHA1 HEX:00FF\n";
+        let chrony_untyped = "10 tulip\n";
+        let ntp = "1 MD5 secret # note\n2 SHA1 933F62BE1D604E68A81B557F18CFA200483F5B70\n";
+        assert!(matches!(dialect_of(chrony_tagged, "auto"), Ok(true)));
+        assert!(matches!(dialect_of(chrony_untyped, "auto"), Ok(true)));
+        assert!(matches!(dialect_of(ntp, "auto"), Ok(false)));
+        assert!(matches!(dialect_of(ntp, "chrony"), Ok(true)));
+        assert!(matches!(dialect_of(chrony_tagged, "ntpsec"), Ok(false)));
+        assert!(dialect_of(ntp, "openntpd").is_err());
+    }
+}

@@ -143,12 +143,18 @@ impl PyEngine {
         {
             return Err(PyValueError::new_err(format!("local_stratum must be in 1..=15, not {s}")));
         }
-        let mut config = EngineConfig::default();
-        config.local_reference_stratum = local_stratum;
-        if let Some(p) = precision {
-            config.precision = p;
-        }
-        config.require_authentication = require_authentication;
+        // Field by field on purpose: EngineConfig is becoming
+        // #[non_exhaustive], which rules out struct literals outside ntp-algo.
+        #[allow(clippy::field_reassign_with_default)]
+        let config = {
+            let mut config = EngineConfig::default();
+            config.local_reference_stratum = local_stratum;
+            if let Some(p) = precision {
+                config.precision = p;
+            }
+            config.require_authentication = require_authentication;
+            config
+        };
         let keys = keyring.map(|k| k.ring.clone()).unwrap_or_default();
         Ok(PyEngine { engine: Engine::new(config, keys, now_arg(now)?) })
     }
@@ -280,4 +286,16 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEngineEvent>()?;
     m.add_class::<PyTimeoutAt>()?;
     m.add_class::<PySystemInfo>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_kind;
+
+    #[test]
+    fn test_event_kind_is_the_variant_name() {
+        assert_eq!(event_kind("Reachable { id: AssociationId(1) }"), "Reachable");
+        assert_eq!(event_kind("Synchronized"), "Synchronized");
+        assert_eq!(event_kind("Stepped(0.5)"), "Stepped");
+    }
 }

@@ -231,6 +231,8 @@ impl PyTimestamp {
     /// Unix seconds, with the era chosen closest to `pivot` (a datetime,
     /// Unix seconds or NtpTimestamp; default now) unless already known.
     #[pyo3(signature = (pivot = None))]
+    // pyo3 methods borrow the Python object: `self` by value is not an option.
+    #[allow(clippy::wrong_self_convention)]
     fn to_unix(&self, pivot: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
         let (secs, nanos) = self.unix_parts(pivot_from(pivot)?)?;
         Ok(secs as f64 + f64::from(nanos) / 1e9)
@@ -239,6 +241,8 @@ impl PyTimestamp {
     /// An aware UTC datetime (microseconds, rounded down), era-correct as
     /// in `to_unix`.
     #[pyo3(signature = (pivot = None))]
+    // pyo3 methods borrow the Python object: `self` by value is not an option.
+    #[allow(clippy::wrong_self_convention)]
     fn to_datetime<'py>(&self, py: Python<'py>, pivot: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let (secs, nanos) = self.unix_parts(pivot_from(pivot)?)?;
         let delta = PyDelta::new(
@@ -276,4 +280,19 @@ impl PyTimestamp {
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTimestamp>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_float;
+
+    #[test]
+    fn test_split_float_floors_and_carries() {
+        assert!(matches!(split_float(1.5), Ok((1, 500_000_000))));
+        assert!(matches!(split_float(-0.25), Ok((-1, 750_000_000))));
+        // 0.9999999999 rounds to a whole second, carried into the seconds.
+        assert!(matches!(split_float(2.999_999_999_9), Ok((3, 0))));
+        assert!(split_float(f64::NAN).is_err());
+        assert!(split_float(1e30).is_err());
+    }
 }

@@ -12,9 +12,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Callable, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 import pytest
+from hypothesis import settings
 
 import ntp_py
 
@@ -140,7 +141,7 @@ def server_reply(
     stratum: int = 2,
     leap: int = 0,
     mode: int = 4,
-    reference_id: Optional[object] = None,
+    reference_id: Union[ipaddress.IPv4Address, str, bytes, int, None] = None,
     origin: Optional[ntp_py.NtpTimestamp] = None,
     zero_receive: bool = False,
 ) -> bytes:
@@ -165,3 +166,9 @@ def server_reply(
 
 def pair_addr(server: FakeServer) -> Tuple[str, int]:
     return ("127.0.0.1", server.port)
+
+
+# No example database in the source tree, and no per-example deadline: the
+# machine running the suite may be busy, and a slow example is not a bug.
+settings.register_profile("ntp-py", database=None, deadline=None)
+settings.load_profile("ntp-py")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from typing import Any, Dict
 
 import pytest
 from hypothesis import given
@@ -131,7 +132,7 @@ def test_trailer_with_mac_and_extension_field() -> None:
     assert p.key_id == 9 and p.mac is not None and len(p.mac) == 20
 
 
-header = st.builds(
+header: st.SearchStrategy[Dict[str, Any]] = st.builds(
     dict,
     leap=st.integers(0, 3),
     version=st.integers(0, 7),
@@ -170,7 +171,7 @@ def test_any_header_round_trips(data: bytes) -> None:
 
 
 @given(header)
-def test_fields_survive_encode_decode(fields: dict) -> None:  # type: ignore[type-arg]
+def test_fields_survive_encode_decode(fields: Dict[str, Any]) -> None:
     p = Packet.parse(Packet(**fields).to_bytes())
     assert (int(p.leap), p.version, int(p.mode), p.stratum, p.poll, p.precision) == (
         fields["leap"], fields["version"], fields["mode"], fields["stratum"], fields["poll"], fields["precision"],
