@@ -94,8 +94,11 @@ Responder = Callable[[ntp_py.Packet], List[bytes]]
 class FakeServer:
     """A loopback UDP server answering each request with what `respond` returns."""
 
-    def __init__(self, respond: Responder) -> None:
+    def __init__(self, respond: Responder, delay: float = 0.0) -> None:
         self.respond = respond
+        self.delay = delay
+        # Monotonic arrival time of every request.
+        self.arrivals: List[float] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
@@ -112,8 +115,21 @@ class FakeServer:
                 continue
             except OSError:
                 return
-            for reply in self.respond(ntp_py.Packet.parse(data)):
+            self.arrivals.append(time.monotonic())
+            replies = self.respond(ntp_py.Packet.parse(data))
+            if self.delay:
+                # Answer later from a timer, so requests overlap as they would
+                # over a slow network.
+                threading.Timer(self.delay, self._send, (replies, addr)).start()
+            else:
+                self._send(replies, addr)
+
+    def _send(self, replies: List[bytes], addr: Tuple[str, int]) -> None:
+        for reply in replies:
+            try:
                 self.sock.sendto(reply, addr)
+            except OSError:
+                return
 
     def close(self) -> None:
         self._stop.set()
@@ -122,11 +138,11 @@ class FakeServer:
 
 
 @pytest.fixture
-def fake_server() -> Iterator[Callable[[Responder], FakeServer]]:
+def fake_server() -> Iterator[Callable[..., FakeServer]]:
     servers: List[FakeServer] = []
 
-    def make(respond: Responder) -> FakeServer:
-        server = FakeServer(respond)
+    def make(respond: Responder, delay: float = 0.0) -> FakeServer:
+        server = FakeServer(respond, delay)
         servers.append(server)
         return server
 

@@ -13,7 +13,7 @@ from ntp_py import ClientRequest, NtpTimestamp, Packet
 
 from conftest import FakeServer, Responder, server_reply
 
-Make = Callable[[Responder], FakeServer]
+Make = Callable[..., FakeServer]
 
 
 def test_valid_reply_gives_offset_and_delay() -> None:
@@ -140,7 +140,22 @@ def test_aquery_validates_the_same_way(fake_server: Make) -> None:
     assert asyncio.run(run()) == [4]
 
 
-def test_query_many_keeps_order_and_bounds_concurrency(fake_server: Make) -> None:
+@pytest.mark.parametrize("use_asyncio", [False, True], ids=["threads", "asyncio"])
+def test_many_keeps_at_most_concurrency_in_flight(fake_server: Make, use_asyncio: bool) -> None:
+    server = fake_server(lambda r: [server_reply(r)], delay=0.3)
+    hosts = [("127.0.0.1", server.port)] * 6
+    if use_asyncio:
+        results = asyncio.run(ntp_py.aquery_many(hosts, timeout=3, concurrency=2))
+    else:
+        results = ntp_py.query_many(hosts, timeout=3, concurrency=2)
+    assert all(isinstance(r, ntp_py.Reply) for r in results)
+    # Each reply takes 0.3 s: with 2 in flight, requests come in waves of 2.
+    first = server.arrivals[0]
+    assert len([t for t in server.arrivals if t - first < 0.2]) == 2
+    assert len(server.arrivals) == 6
+
+
+def test_query_many_keeps_order(fake_server: Make) -> None:
     good = fake_server(lambda r: [server_reply(r, stratum=5)])
     kod = fake_server(lambda r: [server_reply(r, stratum=0, reference_id="RATE")])
     hosts = [("127.0.0.1", good.port), ("127.0.0.1", kod.port)] * 5
