@@ -4,8 +4,9 @@
 
 use ntp_wire::auth::{AuthError, KeyError, KeyFileError as WireKeyFileError};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyTimeoutError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 create_exception!(_ntp_py, NtpError, PyException, "Base class of every error this package raises on purpose.");
 create_exception!(_ntp_py, ParseError, NtpError, "Bytes that are not a well-formed NTP packet.");
@@ -51,7 +52,6 @@ create_exception!(
     NtpError,
     "The server says its clock is not synchronized (leap indicator 3 or stratum 16)."
 );
-create_exception!(_ntp_py, Timeout, NtpError, "No valid reply arrived in time.");
 create_exception!(
     _ntp_py,
     ConfigUnavailable,
@@ -76,9 +76,21 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OriginMismatch", py.get_type::<OriginMismatch>())?;
     m.add("KissOfDeath", py.get_type::<KissOfDeath>())?;
     m.add("NotSynchronized", py.get_type::<NotSynchronized>())?;
-    m.add("Timeout", py.get_type::<Timeout>())?;
+    m.add("Timeout", timeout_type(py)?)?;
     m.add("ConfigUnavailable", py.get_type::<ConfigUnavailable>())?;
     Ok(())
+}
+
+/// `Timeout` derives from both `NtpError` and the built-in `TimeoutError`,
+/// so `except TimeoutError` (and asyncio's) catches it too. pyo3's
+/// `create_exception!` takes one base, so the class is made with `type()`;
+/// only the Python layer raises it.
+fn timeout_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    let bases = (py.get_type::<NtpError>(), py.get_type::<PyTimeoutError>());
+    let namespace = PyDict::new(py);
+    namespace.set_item("__module__", "ntp_py._ntp_py")?;
+    namespace.set_item("__doc__", "No valid reply arrived in time.")?;
+    py.import("builtins")?.getattr("type")?.call1(("Timeout", bases, namespace))
 }
 
 /// A decode error from ntp-wire.

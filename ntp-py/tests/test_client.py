@@ -92,8 +92,9 @@ def test_stale_reply_is_skipped_and_the_real_one_taken(fake_server: Make) -> Non
 def test_only_stale_replies_time_out(fake_server: Make) -> None:
     stale = NtpTimestamp.from_unix(1_000_000_000)
     server = fake_server(lambda r: [server_reply(r, origin=stale)])
-    with pytest.raises(ntp_py.Timeout, match="no valid reply"):
+    with pytest.raises(ntp_py.Timeout, match="no valid reply") as info:
         ntp_py.query("127.0.0.1", server.port, timeout=0.3)
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, ntp_py.NtpError)
 
 
 def test_unsigned_reply_to_a_signed_request_fails(fake_server: Make) -> None:
