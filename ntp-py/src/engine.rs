@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use ntp_algo::{AssociationConfig, ClockAction, Engine, EngineConfig, Output};
+use ntp_algo::{AssociationConfig, ClockAction, Engine, EngineConfig, Output, RateLimitConfig};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -129,13 +129,24 @@ impl PyEngine {
     /// stratum (1 for a reference); `keyring` holds the keys its
     /// associations and clients may use; `now` is the current time
     /// (NtpTimestamp, datetime or Unix seconds; default: the system clock).
+    /// `rate_limit_burst` turns on per-client rate limiting of the server
+    /// side (ntpd's `limited`): that many requests back to back, then one
+    /// per 2^`rate_limit_average` s and none closer than
+    /// 2^`rate_limit_minimum` s; excess requests get a KoD RATE.
     #[new]
-    #[pyo3(signature = (*, keyring = None, local_stratum = None, precision = None, require_authentication = false, now = None))]
+    #[pyo3(signature = (
+        *, keyring = None, local_stratum = None, precision = None, require_authentication = false,
+        rate_limit_burst = None, rate_limit_average = 3, rate_limit_minimum = 1, now = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         keyring: Option<PyRef<'_, PyKeyring>>,
         local_stratum: Option<u8>,
         precision: Option<i8>,
         require_authentication: bool,
+        rate_limit_burst: Option<u32>,
+        rate_limit_average: i8,
+        rate_limit_minimum: i8,
         now: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         if let Some(s) = local_stratum
@@ -153,6 +164,13 @@ impl PyEngine {
                 config.precision = p;
             }
             config.require_authentication = require_authentication;
+            if let Some(burst) = rate_limit_burst {
+                let mut limit = RateLimitConfig::default();
+                limit.burst = burst;
+                limit.average_log2 = rate_limit_average;
+                limit.minimum_log2 = rate_limit_minimum;
+                config.responder.rate_limit = Some(limit);
+            }
             config
         };
         let keys = keyring.map(|k| k.ring.clone()).unwrap_or_default();

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import List
+from typing import List, Tuple
 
 import pytest
 
@@ -76,3 +76,33 @@ def test_run_node_config_hook() -> None:
         pytest.skip("ntp-config is built in")
     with pytest.raises(ntp_py.ConfigUnavailable, match="ntp-config"):
         asyncio.run(run_node(config="/etc/ntp.conf", duration=0.1))
+
+
+def test_rate_limited_engine_server_sends_kod_rate() -> None:
+    # chronyd 4.3 drops rate-limited requests silently (its `kod` option is
+    # newer), so the live KoD comes from ntp-algo's responder over loopback.
+    async def scenario() -> List[str]:
+        bound: "asyncio.Future[Tuple[str, int]]" = asyncio.get_running_loop().create_future()
+        node = asyncio.ensure_future(
+            run_node(local_stratum=1, rate_limit_burst=1, duration=3.0, on_bound=bound.set_result)
+        )
+        host, port = await bound
+        outcomes: List[str] = []
+        for _ in range(3):
+            try:
+                reply = await ntp_py.aquery(host, port, timeout=0.5)
+                outcomes.append(f"stratum {reply.stratum}")
+            except ntp_py.KissOfDeath as e:
+                outcomes.append(f"KoD {e.code}")
+            except ntp_py.Timeout:
+                # At most one KoD per minimum interval: the rest are dropped.
+                outcomes.append("dropped")
+        node.cancel()
+        try:
+            await node
+        except asyncio.CancelledError:
+            pass
+        return outcomes
+
+    outcomes = asyncio.run(scenario())
+    assert outcomes == ["stratum 1", "KoD RATE", "dropped"]

@@ -304,6 +304,9 @@ class Engine:
         local_stratum: Optional[int] = None,
         precision: Optional[int] = None,
         require_authentication: bool = False,
+        rate_limit_burst: Optional[int] = None,
+        rate_limit_average: int = 3,
+        rate_limit_minimum: int = 1,
         now: Optional[_Time] = None,
     ) -> Self: ...
     def add_server(

@@ -51,17 +51,22 @@ async def run_node(
     keyring: Optional[Keyring] = None,
     key_id: Optional[int] = None,
     local_stratum: Optional[int] = None,
+    rate_limit_burst: Optional[int] = None,
     iburst: bool = True,
     duration: Optional[float] = None,
     on_output: Optional[Callable[[Output], None]] = None,
+    on_bound: Optional[Callable[[Tuple[str, int]], None]] = None,
 ) -> Engine:
     """Runs one NTP node until ``duration`` seconds have passed (or forever).
 
     ``servers`` are IP addresses (or (address, port) pairs) to poll in client
-    mode; ``local_stratum`` makes the node serve its own clock. ``config``,
+    mode; ``local_stratum`` makes the node serve its own clock, and
+    ``rate_limit_burst`` rate-limits its clients (KoD RATE beyond it; see
+    :class:`Engine`). ``config``,
     a configuration file in an operator's dialect, needs the ntp-config
     crate; builds without it raise :class:`ConfigUnavailable`. Returns the
-    engine, whose ``system`` property tells what it concluded.
+    engine, whose ``system`` property tells what it concluded. ``on_bound``
+    is told the socket's address once it is open (useful with port 0).
     """
     if config is not None and not CONFIG_AVAILABLE:
         raise ConfigUnavailable(
@@ -69,7 +74,7 @@ async def run_node(
             " is not built into this version of ntp-py; pass servers=... instead"
         )
     loop = asyncio.get_running_loop()
-    engine = Engine(keyring=keyring, local_stratum=local_stratum)
+    engine = Engine(keyring=keyring, local_stratum=local_stratum, rate_limit_burst=rate_limit_burst)
     for spec in servers:
         host, port = (spec, 123) if isinstance(spec, str) else spec
         engine.add_server(host, port, key_id=key_id, iburst=iburst)
@@ -78,6 +83,8 @@ async def run_node(
         lambda: _EngineProtocol(wakeup.set, engine), local_addr=bind, family=socket.AF_INET
     )
     end = None if duration is None else time.monotonic() + duration
+    if on_bound is not None:
+        on_bound(transport.get_extra_info("sockname"))
     try:
         while end is None or time.monotonic() < end:
             # Drain every output; the last one tells when to wake next.
