@@ -8,6 +8,7 @@ use ntp_wire::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyInt, PyString};
 
 use crate::errors::parse_error;
@@ -79,6 +80,32 @@ impl PyMode {
     #[getter]
     fn description(&self) -> String {
         Mode::from_bits(*self as u8).to_string()
+    }
+}
+
+/// The eight `Mode` and four `Leap` objects, made once: a getter then
+/// returns a shared object instead of allocating one per read, which is a
+/// good part of the cost of a decode.
+static MODES: PyOnceLock<Vec<Py<PyMode>>> = PyOnceLock::new();
+static LEAPS: PyOnceLock<Vec<Py<PyLeap>>> = PyOnceLock::new();
+
+pub(crate) fn mode_object(py: Python<'_>, mode: Mode) -> PyResult<Py<PyMode>> {
+    let all = MODES.get_or_try_init(py, || {
+        (0..8u8).map(|bits| Py::new(py, PyMode::from(Mode::from_bits(bits)))).collect::<PyResult<Vec<_>>>()
+    })?;
+    match all.get(usize::from(mode.to_bits())) {
+        Some(obj) => Ok(obj.clone_ref(py)),
+        None => Py::new(py, PyMode::from(mode)),
+    }
+}
+
+pub(crate) fn leap_object(py: Python<'_>, leap: LeapIndicator) -> PyResult<Py<PyLeap>> {
+    let all = LEAPS.get_or_try_init(py, || {
+        (0..4u8).map(|bits| Py::new(py, PyLeap::from(LeapIndicator::from_bits(bits)))).collect::<PyResult<Vec<_>>>()
+    })?;
+    match all.get(usize::from(leap.to_bits())) {
+        Some(obj) => Ok(obj.clone_ref(py)),
+        None => Py::new(py, PyLeap::from(leap)),
     }
 }
 
@@ -294,8 +321,8 @@ impl PyPacket {
 
     /// Leap indicator.
     #[getter]
-    fn leap(&self, py: Python<'_>) -> PyLeap {
-        self.view(py).leap().into()
+    fn leap(&self, py: Python<'_>) -> PyResult<Py<PyLeap>> {
+        leap_object(py, self.view(py).leap())
     }
 
     /// Version number (1–4 in use).
@@ -306,8 +333,8 @@ impl PyPacket {
 
     /// Association mode.
     #[getter]
-    fn mode(&self, py: Python<'_>) -> PyMode {
-        self.view(py).mode().into()
+    fn mode(&self, py: Python<'_>) -> PyResult<Py<PyMode>> {
+        mode_object(py, self.view(py).mode())
     }
 
     /// Stratum: 0 kiss-o'-death/unspecified, 1 primary, 2–15 secondary, 16 unsynchronized.
