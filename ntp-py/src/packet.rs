@@ -112,7 +112,7 @@ pub(crate) fn leap_object(py: Python<'_>, leap: LeapIndicator) -> PyResult<Py<Py
 /// An NTP packet: the 48-byte header and any extension fields, MAC or
 /// crypto-NAK after it. Build one with keyword arguments, or read one with
 /// `Packet.parse`.
-#[pyclass(frozen, module = "ntp_py._ntp_py", name = "Packet")]
+#[pyclass(frozen, freelist = 64, module = "ntp_py._ntp_py", name = "Packet")]
 pub(crate) struct PyPacket {
     data: Py<PyBytes>,
 }
