@@ -109,6 +109,39 @@ def test_decode_pcap(tmp_path: Path) -> None:
     assert "frame 3:" in out.stdout and "frame 2:" not in out.stdout
 
 
+def _pcapng(frames: List[bytes], linktype: int) -> bytes:
+    def block(kind: int, body: bytes) -> bytes:
+        body += b"\x00" * (-len(body) % 4)
+        length = 12 + len(body)
+        return struct.pack("<II", kind, length) + body + struct.pack("<I", length)
+
+    out = block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += block(1, struct.pack("<HHI", linktype, 0, 65535))
+    for f in frames:
+        out += block(6, struct.pack("<IIIII", 0, 0, 0, len(f), len(f)) + f)
+    return out
+
+
+def test_decode_pcapng_raw_ip(tmp_path: Path) -> None:
+    raw_ip = _udp_frame(SERVER, 123, 50000)[14:]  # strip the Ethernet header
+    capture = tmp_path / "ntp.pcapng"
+    capture.write_bytes(_pcapng([raw_ip], linktype=101))
+    out = run("decode", "--json", str(capture))
+    assert out.returncode == 0, out.stderr
+    [record] = json.loads(out.stdout)
+    assert record["source"] == "frame 1: 192.0.2.1:123 -> 192.0.2.2:50000"
+    assert record["stratum"] == 2 and record["mode_name"] == "server"
+
+
+def test_decode_capture_without_ntp(tmp_path: Path) -> None:
+    capture = tmp_path / "dns.pcap"
+    capture.write_bytes(_pcap([_udp_frame(b"dns", 5353, 53)]))
+    out = run("decode", str(capture))
+    assert out.returncode == 2 and "no UDP datagrams on the NTP port" in out.stderr
+    out = run("decode", "--port", "53", str(capture))
+    assert out.returncode == 1 and "not an NTP packet: packet is 3 bytes" in out.stdout
+
+
 def test_check_config_reports_unavailable(tmp_path: Path) -> None:
     conf = tmp_path / "ntp.conf"
     conf.write_text("server 192.0.2.1 iburst\n")
