@@ -7,12 +7,12 @@
 
 use std::net::SocketAddr;
 
-use ntp_node::views::{cisco_show_ntp_associations, cisco_show_ntp_status, huawei_display_ntp_status, ntpq_peers};
-use ntp_node::{AssociationSnapshot, SystemSnapshot};
 use ntp_algo::{
     AssociationConfig, AssociationId, AssociationMode, ClockAction, ClockState, DemobilizeReason, Engine, EngineConfig,
     Event, Output, PeerStatus, SelectionStatus, SyncSource, SystemStatus,
 };
+use ntp_node::views::{cisco_show_ntp_associations, cisco_show_ntp_status, huawei_display_ntp_status, ntpq_peers};
+use ntp_node::{AssociationSnapshot, SystemSnapshot};
 use ntp_wire::NtpTimestamp;
 use ntp_wire::auth::Keyring;
 
