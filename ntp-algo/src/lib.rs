@@ -53,8 +53,9 @@
 //! | [`AccessList`] | access classes per address or prefix | — |
 //! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
 //!
-//! The [`status`] module holds the operator text views (Cisco, Huawei,
-//! ntpq); they are public until they move to the runtime crate.
+//! The engine's status snapshots ([`SystemStatus`], [`PeerStatus`]) are
+//! plain data; the runtime crate `ntp-node` renders them in the vendors'
+//! text formats.
 //!
 //! ## Time and units
 //!
@@ -93,7 +94,7 @@ mod onwire;
 mod ratelimit;
 mod select;
 mod server;
-pub mod status;
+mod status;
 mod system;
 mod table;
 

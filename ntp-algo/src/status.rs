@@ -1,9 +1,7 @@
-//! Status views: the monitoring data operators read, as plain data and as
-//! text in the style of the tools they already know.
-//!
-//! The plain data ([`SystemStatus`], [`PeerStatus`]) is re-exported at the
-//! crate root. The text views are public here until they move to the
-//! runtime crate, where a daemon's output belongs.
+//! Status snapshots: the monitoring data operators read, as plain data.
+//! Rendering it as text in the style of vendor tools is presentation, and
+//! lives in the runtime crate (`ntp-node`), as ntpd-rs keeps its protocol
+//! crate free of output formats.
 //!
 //! The fields cover the white paper's MIB list (CISCO-NTP-MIB): for the
 //! system cntpSysStratum, Precision, RootDelay, RootDispersion, RefTime,
@@ -11,14 +9,10 @@
 //! PeerAddress, Mode, Stratum, RootDelay, RootDispersion, RefTime, Reach,
 //! Offset, Delay and Dispersion; plus offset, frequency, jitter and the
 //! synchronization state.
-//!
-//! Text views: [`cisco_show_ntp_status`], [`cisco_show_ntp_associations`],
-//! [`huawei_display_ntp_status`] and [`ntpq_peers`].
 
-use core::fmt::Write as _;
 use core::net::SocketAddr;
 
-use ntp_wire::{LeapIndicator, NtpDate, NtpTimestamp, ReferenceId};
+use ntp_wire::{LeapIndicator, NtpTimestamp, ReferenceId};
 
 use crate::discipline::ClockState;
 use crate::engine::Engine;
@@ -168,155 +162,6 @@ pub(crate) fn peer_status(engine: &Engine, now: NtpTimestamp) -> Vec<PeerStatus>
         .collect()
 }
 
-fn refid_text(id: ReferenceId, stratum: u8) -> String {
-    if stratum <= 1 || stratum >= 16 {
-        if let Some(text) = id.as_ascii() {
-            return format!(".{text}.");
-        }
-    }
-    id.as_ipv4().to_string()
-}
-
-fn date_text(ts: NtpTimestamp) -> String {
-    if ts.is_zero() {
-        return "00000000.00000000 (never)".into();
-    }
-    let raw = format!("{:08X}.{:08X}", ts.seconds(), ts.fraction());
-    match ts.to_date(NtpDate::ERA1_START).and_then(NtpDate::to_utc) {
-        Some(u) => format!(
-            "{raw} ({:02}:{:02}:{:02}.{:03} UTC {}-{:02}-{:02})",
-            u.hour,
-            u.minute,
-            u.second,
-            u.nanosecond / 1_000_000,
-            u.year,
-            u.month,
-            u.day
-        ),
-        None => raw,
-    }
-}
-
-fn state_text(state: ClockState) -> &'static str {
-    match state {
-        ClockState::Nset => "'NSET' (never set)",
-        ClockState::Fset => "'FSET' (frequency set from file)",
-        ClockState::Spik => "'SPIK' (spike detected)",
-        ClockState::Freq => "'FREQ' (measuring frequency)",
-        ClockState::Sync => "'CTRL' (normal controlled loop)",
-    }
-}
-
-/// Cisco IOS `show ntp status`.
-pub fn cisco_show_ntp_status(s: &SystemStatus) -> String {
-    let mut out = String::new();
-    let reference = match (s.source, s.system_peer) {
-        (_, Some(addr)) => addr.ip().to_string(),
-        (SyncSource::LocalReference | SyncSource::Orphan, None) => refid_text(s.reference_id, s.stratum),
-        _ => "none".to_string(),
-    };
-    let sync = if s.synchronized { "synchronized" } else { "unsynchronized" };
-    let _ = writeln!(out, "Clock is {sync}, stratum {}, reference is {reference}", s.stratum);
-    let _ = writeln!(out, "frequency correction is {:+.4} ppm, precision is 2**{}", s.frequency_ppm, s.precision);
-    let _ = writeln!(out, "reference time is {}", date_text(s.reference_time));
-    let _ = writeln!(out, "clock offset is {:.4} msec, root delay is {:.2} msec", s.offset * 1e3, s.root_delay * 1e3);
-    let _ = writeln!(
-        out,
-        "root dispersion is {:.2} msec, system jitter is {:.4} msec",
-        s.root_dispersion * 1e3,
-        s.jitter * 1e3
-    );
-    let _ =
-        writeln!(out, "loopfilter state is {}, drift is {:.9} s/s", state_text(s.clock_state), s.frequency_ppm * 1e-6);
-    let since = s.since_update.map_or("never".to_string(), |d| format!("{d:.0} sec ago"));
-    let _ = writeln!(out, "system poll interval is {}, last update was {since}.", 1u64 << s.poll.clamp(0, 17));
-    out
-}
-
-/// Cisco IOS `show ntp associations`.
-pub fn cisco_show_ntp_associations(peers: &[PeerStatus]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "  address                 ref clock       st   when   poll reach  delay  offset    disp");
-    for p in peers {
-        let configured = if p.configured { '~' } else { ' ' };
-        let when = p.since_sample.map_or("-".to_string(), |d| format!("{d:.0}"));
-        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.3}", v * 1e3));
-        let _ = writeln!(
-            out,
-            "{}{}{:<22} {:<15} {:>2} {:>6} {:>6} {:>5o} {:>6} {:>7} {:>7}",
-            p.selection.tally(),
-            configured,
-            p.address.to_string(),
-            refid_text(p.reference_id, p.stratum),
-            p.stratum,
-            when,
-            1u64 << p.poll.clamp(0, 17),
-            p.reach,
-            ms(p.delay),
-            ms(p.offset),
-            ms(p.dispersion),
-        );
-    }
-    let _ = writeln!(out, " * sys.peer, # selected, + candidate, - outlyer, x falseticker, ~ configured");
-    out
-}
-
-/// Huawei VRP `display ntp-service status` (the fields in the seed document).
-pub fn huawei_display_ntp_status(s: &SystemStatus, peer_dispersion: Option<f64>) -> String {
-    let mut out = String::new();
-    let status = if s.synchronized { "synchronized" } else { "unsynchronized" };
-    let reference = match s.system_peer {
-        Some(addr) => addr.ip().to_string(),
-        None if s.source == SyncSource::LocalReference => "LOCAL(0)".to_string(),
-        None => "none".to_string(),
-    };
-    let _ = writeln!(out, " clock status: {status}");
-    let _ = writeln!(out, " clock stratum: {}", s.stratum);
-    let _ = writeln!(out, " reference clock ID: {reference}");
-    let _ = writeln!(out, " frequency correction: {:+.4} ppm", s.frequency_ppm);
-    let _ = writeln!(out, " clock precision: 2^{}", s.precision);
-    let _ = writeln!(out, " clock offset: {:.4} ms", s.offset * 1e3);
-    let _ = writeln!(out, " root delay: {:.2} ms", s.root_delay * 1e3);
-    let _ = writeln!(out, " root dispersion: {:.2} ms", s.root_dispersion * 1e3);
-    let _ = writeln!(out, " peer dispersion: {:.2} ms", peer_dispersion.unwrap_or(0.0) * 1e3);
-    let _ = writeln!(out, " reference time: {}", date_text(s.reference_time));
-    let state = if s.synchronized { "clock synchronized" } else { "clock not synchronized" };
-    let _ = writeln!(out, " synchronization state: {state}");
-    out
-}
-
-/// `ntpq -p` style peer table.
-pub fn ntpq_peers(peers: &[PeerStatus]) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "     remote              refid       st t  when poll reach   delay   offset   jitter");
-    let _ = writeln!(out, "{}", "=".repeat(86));
-    for p in peers {
-        let kind = match p.mode {
-            AssociationMode::Client => 'u',
-            AssociationMode::SymmetricActive | AssociationMode::SymmetricPassive => 's',
-            AssociationMode::BroadcastServer | AssociationMode::BroadcastClient => 'b',
-        };
-        let when = p.since_sample.map_or("-".to_string(), |d| format!("{d:.0}"));
-        let ms = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.3}", v * 1e3));
-        let _ = writeln!(
-            out,
-            "{}{:<21} {:<15} {:>2} {} {:>5} {:>4} {:>5o} {:>7} {:>8} {:>8}",
-            p.selection.tally(),
-            p.address.to_string(),
-            refid_text(p.reference_id, p.stratum),
-            p.stratum,
-            kind,
-            when,
-            1u64 << p.poll.clamp(0, 17),
-            p.reach,
-            ms(p.delay),
-            ms(p.offset),
-            ms(p.jitter),
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use ntp_wire::NtpDuration;
@@ -422,46 +267,5 @@ mod tests {
         assert_eq!(c.selection, SelectionStatus::SystemPeer);
         let e = peers.iter().find(|p| !p.configured).unwrap();
         assert_eq!(e.mode, AssociationMode::SymmetricPassive);
-    }
-
-    #[test]
-    fn test_text_views() {
-        let (system, peers) = device_d();
-        let status = cisco_show_ntp_status(&system);
-        assert!(status.starts_with("Clock is synchronized, stratum 3, reference is 10.0.1.31\n"), "{status}");
-        assert!(status.contains("precision is 2**-20"));
-        assert!(status.contains("loopfilter state is 'CTRL'"));
-        let associations = cisco_show_ntp_associations(&peers);
-        assert!(
-            associations.lines().any(|l| l.starts_with("*~10.0.1.31:123") && l.contains(" 377 ")),
-            "{associations}"
-        );
-        assert!(associations.contains("x falseticker"));
-        let huawei = huawei_display_ntp_status(&system, peers.first().and_then(|p| p.dispersion));
-        for line in [" clock status: synchronized", " clock stratum: 3", " reference clock ID: 10.0.1.31"] {
-            assert!(huawei.lines().any(|l| l == line), "{line:?} missing in\n{huawei}");
-        }
-        assert!(huawei.contains(" synchronization state: clock synchronized"));
-        let ntpq = ntpq_peers(&peers);
-        assert!(ntpq.lines().any(|l| l.starts_with("*10.0.1.31:123") && l.contains(" u ")), "{ntpq}");
-    }
-
-    #[test]
-    fn test_unsynchronized_views() {
-        // DeviceE before anything was exchanged: nothing to show yet.
-        let chain = Chain::new();
-        let (system, peers) = chain.status(2);
-        let status = cisco_show_ntp_status(&system);
-        assert!(status.starts_with("Clock is unsynchronized, stratum 16, reference is none"), "{status}");
-        assert!(status.contains("last update was never"));
-        let huawei = huawei_display_ntp_status(&system, None);
-        assert!(huawei.contains(" clock status: unsynchronized"));
-        assert!(huawei.contains(" clock stratum: 16"));
-        // One configured peer, never heard: no tally, stratum 16, reach 0, no numbers.
-        let associations = cisco_show_ntp_associations(&peers);
-        let row = associations.lines().nth(1).unwrap();
-        assert!(row.starts_with(" ~10.0.2.1:123"), "{associations}");
-        assert!(row.split_whitespace().any(|f| f == "16") && row.contains(" 0 "), "{row}");
-        assert!(row.trim_end().ends_with('-'), "no dispersion before a sample: {row}");
     }
 }
