@@ -2,17 +2,20 @@
 # The project's one test command: builds everything and runs every suite.
 #
 #   bash test.sh            # everything
-#   FUZZ_SECONDS=60 bash test.sh   # longer fuzz smoke per target
+#   FUZZ_SECONDS=60 bash test.sh   # longer fuzz smoke per target (default 12 s)
 #
 # It installs what it needs when it is missing (Debian packages as root,
-# cargo-fuzz), then runs, in order: formatting, clippy, the no_std build,
-# all Rust tests and doc tests (interop tests against real chronyd and
-# tshark included), and the fuzz smoke. Under CI=true a suite that cannot run
-# fails the run; nothing is skipped silently. The last line is a summary.
+# cargo-fuzz, cbindgen, a Python venv), then runs, in order: formatting,
+# clippy, the no_std build, all Rust tests and doc tests (interop tests
+# against real chronyd, NTPsec and tshark included), the C suite (header
+# check, ASan/UBSan, valgrind, the C daemon against chronyd), the Python
+# suite (pytest, stubtest, mypy), ntp-node under clknetsim for a simulated
+# hour, and the fuzz smoke. Under CI=true a suite that cannot run fails the
+# run; nothing is skipped silently. The last line is a summary.
 set -uo pipefail
 cd "$(dirname "$0")"
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 CI=${CI:-false}
 export CI
 export CARGO_TERM_COLOR=${CARGO_TERM_COLOR:-never}
@@ -41,6 +44,10 @@ declare -A NEEDED_PACKAGES=(
     [tshark]=tshark
     [chronyd]=chrony
     [ntpdig]=ntpsec-ntpdig
+    [valgrind]=valgrind
+    [capsh]=libcap2-bin
+    [ip]=iproute2
+    [taskset]=util-linux
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -76,13 +83,19 @@ rust_fmt() { cargo fmt --all -- --check; }
 rust_clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
 nostd_build() { cargo build -p ntp-wire --no-default-features --locked; }
 rust_tests() { cargo test --workspace --locked; }
+c_suite() { bash scripts/test-c.sh; }
+python_suite() { bash scripts/test-python.sh; }
+clknetsim_smoke() { bash scripts/clknetsim-smoke.sh; }
 fuzz_smoke() { bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"; }
 
-step "install Debian packages (tshark, chrony, ntpsec-ntpdig)" install_packages
+step "install Debian packages (tshark, chrony, ntpsec-ntpdig, valgrind, capsh)" install_packages
 step "cargo fmt --check" rust_fmt
 step "cargo clippy --workspace --all-targets -D warnings" rust_clippy
 step "no_std build of ntp-wire" nostd_build
-step "Rust tests and doc tests (incl. chronyd and tshark interop)" rust_tests
+step "Rust tests and doc tests (incl. chronyd, NTPsec and tshark interop)" rust_tests
+step "C suite: header, ASan/UBSan, valgrind, ntpd-mini against chronyd" c_suite
+step "Python suite: pytest, stubtest, mypy --strict" python_suite
+step "ntp-node under clknetsim for a simulated hour" clknetsim_smoke
 step "fuzz smoke, ${FUZZ_SECONDS} s per target (installs cargo-fuzz if missing)" fuzz_smoke
 
 echo

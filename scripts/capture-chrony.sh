@@ -18,7 +18,7 @@
 # clock. Every process started here is stopped by its PID.
 #
 # Captures differ from run to run (timestamps, chrony's random transmit
-# cookies); the tests in tests/tests/chrony_vectors.rs hold the values of the
+# cookies); the tests in tests/tests/captured_packets.rs hold the values of the
 # committed files, so re-running this script means updating those literals.
 set -euo pipefail
 
