@@ -396,6 +396,12 @@ enum ntp_output_kind
    * (or earlier, with a datagram). Always the last output of a drain.
    */
   NTP_OUTPUT_KIND_TIMEOUT = 5,
+  /**
+   * An output this version of the ABI has no code for (the engine is
+   * newer than the header): nothing to do; call `ntp_engine_poll_output`
+   * again.
+   */
+  NTP_OUTPUT_KIND_OTHER = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -473,6 +479,11 @@ enum ntp_event_kind
    * The announced leap indicator changed to `code` (0..=3).
    */
   NTP_EVENT_KIND_LEAP_CHANGED = 14,
+  /**
+   * An event this version of the ABI has no code for (the engine is
+   * newer than the header): log it by kind alone and go on.
+   */
+  NTP_EVENT_KIND_OTHER = 15,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1045,11 +1056,13 @@ typedef struct ntp_counters {
    */
   uint64_t discarded;
   /**
-   * Packets refused by access control.
+   * Packets refused by access control: dropped at the door, or requests
+   * the server refused to answer.
    */
   uint64_t access_denied;
   /**
-   * Packets that failed authentication or lacked a required MAC.
+   * Packets that failed authentication or lacked a required MAC: replies
+   * to our associations, and requests the server refused to answer.
    */
   uint64_t auth_failed;
   /**

@@ -810,9 +810,11 @@ pub struct ntp_counters {
     pub bad_version: u64,
     /// Packets of a mode the engine does not handle, or discarded by dispatch.
     pub discarded: u64,
-    /// Packets refused by access control.
+    /// Packets refused by access control: dropped at the door, or requests
+    /// the server refused to answer.
     pub access_denied: u64,
-    /// Packets that failed authentication or lacked a required MAC.
+    /// Packets that failed authentication or lacked a required MAC: replies
+    /// to our associations, and requests the server refused to answer.
     pub auth_failed: u64,
     /// Crypto-NAKs received.
     pub crypto_nak: u64,
@@ -848,8 +850,10 @@ pub extern "C" fn ntp_engine_counters(engine: *const ntp_engine, out: *mut ntp_c
             malformed: c.malformed,
             bad_version: c.bad_version,
             discarded: c.discarded,
-            access_denied: c.access_denied,
-            auth_failed: c.auth_failed,
+            // The engine counts what reaches its associations, the responder
+            // what it refused to answer; the two sets are disjoint.
+            access_denied: c.access_denied + served.access_denied,
+            auth_failed: c.auth_failed + served.auth_failed,
             crypto_nak: c.crypto_nak,
             peer_refused: c.peer_refused,
             rejected_by_test: c.rejected_by_test,
