@@ -68,12 +68,15 @@ if [ -z "$NATIVE_LIBS" ]; then
 fi
 
 # ---- 2. the header --------------------------------------------------------
+# The pinned cbindgen, from PATH or cargo's own bin directory; installed
+# there (the usual cargo location, kept between runs) when missing.
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 CBINDGEN=cbindgen
 if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
-    CBINDGEN="$OUT/tools/bin/cbindgen"
+    CBINDGEN="$CARGO_BIN/cbindgen"
     if [ "$("$CBINDGEN" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
-        echo "installing cbindgen $CBINDGEN_VERSION into $OUT/tools"
-        cargo install cbindgen --version "=$CBINDGEN_VERSION" --locked --root "$OUT/tools" >"$LOGS/cbindgen-install.log" 2>&1 ||
+        echo "installing cbindgen $CBINDGEN_VERSION into $CARGO_BIN"
+        cargo install cbindgen --version "=$CBINDGEN_VERSION" --locked >"$LOGS/cbindgen-install.log" 2>&1 ||
             { fail cbindgen-install; tail -n 20 "$LOGS/cbindgen-install.log"; }
     fi
 fi
