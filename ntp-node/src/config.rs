@@ -123,9 +123,11 @@ pub fn from_parsed(
     let build = |source| ConfigFileError::Build { path: path.into(), source };
     parsed.resolve_names(resolve).map_err(build)?;
     let folder = path.parent().unwrap_or(Path::new("."));
-    let mut node = NodeConfig::default();
-    node.engine = parsed.engine_config().map_err(build)?;
-    node.associations = parsed.associations().map_err(build)?;
+    let mut node = NodeConfig {
+        engine: parsed.engine_config().map_err(build)?,
+        associations: parsed.associations().map_err(build)?,
+        ..NodeConfig::default()
+    };
     if let Some(port) = port {
         for association in &mut node.associations {
             association.address.set_port(port);
