@@ -5,6 +5,7 @@
 //! cargo run --release -p ntp-lab -- --scenario seed-003
 //! cargo run --release -p ntp-lab -- --topology DIR     # your own folder: one config per device + lab.toml
 //! cargo run --release -p ntp-lab -- --trace trace.csv  # convergence trace, one row per node per 16 s
+//! cargo run --release -p ntp-lab -- --plot lab.svg     # true offset and stratum over time, events marked
 //! cargo run --release -p ntp-lab -- --udp              # seed 001 over real loopback sockets
 //! ```
 //!
@@ -19,6 +20,8 @@
 //! falsetickers, the local reference taking over) and the final status in
 //! the vendors' formats. `--udp` runs seed 001 as three real nodes on
 //! 127.0.0.1 with short polls, each with its own socket and software clock.
+
+mod plot;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -35,12 +38,13 @@ struct Options {
     scenario: Option<String>,
     topology: Option<String>,
     trace: Option<String>,
+    plot: Option<String>,
     seed: u64,
     udp: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { scenario: None, topology: None, trace: None, seed: 1, udp: false };
+    let mut o = Options { scenario: None, topology: None, trace: None, plot: None, seed: 1, udp: false };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
@@ -48,11 +52,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--scenario" => o.scenario = Some(value()?),
             "--topology" => o.topology = Some(value()?),
             "--trace" => o.trace = Some(value()?),
+            "--plot" => o.plot = Some(value()?),
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--udp" => o.udp = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: ntp-lab [--scenario seed-001|seed-000-002|seed-003|orphan] [--topology DIR] [--trace FILE.csv] [--seed N] [--udp]"
+                    "usage: ntp-lab [--scenario seed-001|seed-000-002|seed-003|orphan] [--topology DIR] [--trace FILE.csv] [--plot FILE.svg] [--seed N] [--udp]"
                         .into(),
                 );
             }
@@ -102,8 +107,11 @@ fn main() -> ExitCode {
         .trace
         .as_ref()
         .map(|_| String::from("scenario,time_s,node,true_offset_s,stratum,system_peer,synchronized\n"));
+    let mut plots = Vec::new();
     for scenario in scenarios {
-        run(scenario, trace.as_mut());
+        if let Some(traced) = run(scenario, trace.as_mut(), options.plot.is_some()) {
+            plots.push(traced);
+        }
     }
     if let (Some(path), Some(text)) = (&options.trace, trace) {
         if let Err(e) = std::fs::write(path, text) {
@@ -112,10 +120,18 @@ fn main() -> ExitCode {
         }
         println!("trace written to {path}");
     }
+    if let Some(path) = &options.plot {
+        if let Err(e) = plot::write_svg(std::path::Path::new(path), &plots) {
+            eprintln!("writing {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("plot written to {path}");
+    }
     ExitCode::SUCCESS
 }
 
-fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
+/// Runs one scenario and prints it; with `plot`, returns what the plot needs.
+fn run(mut scenario: Scenario, mut trace: Option<&mut String>, plot: bool) -> Option<plot::RunTrace> {
     println!("== {}: {}", scenario.name, scenario.title);
     for device in &scenario.devices {
         println!("   {device}");
@@ -123,12 +139,23 @@ fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
     let started = Instant::now();
     let name = scenario.name.clone();
     let mut next_sample = 0.0;
+    let plot_every = scenario.duration / 400.0;
+    let mut next_plot = 0.0;
+    let mut points: Vec<Vec<(f64, f64, u8)>> = vec![Vec::new(); scenario.sim.nodes().len()];
     scenario.sim.run_until_with(scenario.duration, |sim| {
         if let Some(out) = trace.as_deref_mut() {
             while sim.now() >= next_sample {
                 sample_trace(out, &name, next_sample, sim);
                 next_sample += 16.0;
             }
+        }
+        while plot && sim.now() >= next_plot {
+            for (index, series) in points.iter_mut().enumerate() {
+                let offset = sim.true_offset(index).unwrap_or(f64::NAN);
+                let stratum = sim.node(index).map_or(16, |n| n.engine.system().stratum.min(16));
+                series.push((next_plot, offset, stratum));
+            }
+            next_plot += plot_every;
         }
     });
     let elapsed = started.elapsed();
@@ -142,6 +169,37 @@ fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
     );
     print_final_status(&mut scenario.sim, &scenario.devices);
     println!();
+    plot.then(|| plot_trace(&scenario, points))
+}
+
+/// The plot's view of a finished run: the nodes that have associations
+/// (reference servers left out), their samples, the scripted events and
+/// the system peer changes.
+fn plot_trace(scenario: &Scenario, points: Vec<Vec<(f64, f64, u8)>>) -> plot::RunTrace {
+    let sim = &scenario.sim;
+    let mut kept = Vec::new();
+    let mut nodes = Vec::new();
+    for (index, series) in points.into_iter().enumerate() {
+        let Some(node) = sim.node(index) else { continue };
+        if node.engine.associations().next().is_none() {
+            continue;
+        }
+        kept.push(index);
+        nodes.push(plot::NodeTrace { name: node.name.clone(), points: series });
+    }
+    let peer_changes = sim
+        .records()
+        .iter()
+        .filter(|r| matches!(r.event, Event::SystemPeerChanged { .. }))
+        .filter_map(|r| kept.iter().position(|&k| k == r.node).map(|i| (r.time, i)))
+        .collect();
+    plot::RunTrace {
+        name: scenario.name.clone(),
+        duration: scenario.duration,
+        nodes,
+        events: scenario.script.clone(),
+        peer_changes,
+    }
 }
 
 fn sample_trace(out: &mut String, scenario: &str, time: f64, sim: &mut Simulation) {
