@@ -194,3 +194,37 @@ fn draw_run(area: &Area<'_>, run: &RunTrace) -> Result<(), Box<dyn std::error::E
     )))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_svg_has_every_node_and_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.svg");
+        let points = |offset: f64| (0..50).map(|i| (f64::from(i) * 10.0, offset / f64::from(i + 1), 3)).collect();
+        let run = RunTrace {
+            name: "demo".into(),
+            duration: 500.0,
+            nodes: vec![
+                NodeTrace { name: "Alpha".into(), points: points(0.01) },
+                NodeTrace { name: "Beta".into(), points: points(-0.02) },
+            ],
+            events: vec![
+                Event { time: 100.0, kind: EventKind::Link { up: false }, text: "link A-B cut".into() },
+                Event { time: 100.0, kind: EventKind::Link { up: false }, text: "link A-C cut".into() },
+                Event { time: 300.0, kind: EventKind::Link { up: true }, text: "link A-B healed".into() },
+            ],
+            peer_changes: vec![(20.0, 0), (30.0, 1)],
+        };
+        write_svg(&path, &[run]).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        for needle in ["demo: true offset", "Alpha", "Beta", "2 links cut", "link A-B healed", "<circle", "stratum"] {
+            assert!(svg.contains(needle), "{needle} missing");
+        }
+        assert!(!svg.contains("link A-C cut"), "events at one instant share a label");
+    }
+}
