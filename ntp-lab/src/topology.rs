@@ -1,4 +1,4 @@
-//! A topology folder: one configuration per device, in that device's own
+//! A topology folder (the format is also in `ntp-lab/topologies/README.md`): one configuration per device, in that device's own
 //! dialect, and a `lab.toml` that says what no configuration can: where the
 //! devices sit in the network, how good the links and clocks are, and what
 //! happens during the run.
