@@ -26,6 +26,31 @@
 #include <stdint.h>
 
 /**
+ * Detect the dialect from the text (`ntp_engine_new_from_config`).
+ */
+#define NTP_DIALECT_DETECT 0
+
+/**
+ * ntpd / NTPsec `ntp.conf`.
+ */
+#define NTP_DIALECT_NTPCONF 1
+
+/**
+ * chronyd's `chrony.conf`.
+ */
+#define NTP_DIALECT_CHRONY 2
+
+/**
+ * Cisco IOS configuration commands.
+ */
+#define NTP_DIALECT_IOS 3
+
+/**
+ * Huawei VRP configuration commands.
+ */
+#define NTP_DIALECT_VRP 4
+
+/**
  * Major version of this library (the crate's semver major).
  */
 #define NTP_FFI_VERSION_MAJOR 0
@@ -211,6 +236,19 @@ enum ntp_result
    * Key id 0 given to sign an association's packets.
    */
   NTP_RESULT_CONFIG_ZERO_KEY_ID = 307,
+  /**
+   * A configuration text has a line the parser refused.
+   */
+  NTP_RESULT_CONFIG_SYNTAX = 308,
+  /**
+   * A configuration text is in none of the dialects this library reads.
+   */
+  NTP_RESULT_CONFIG_UNKNOWN_DIALECT = 309,
+  /**
+   * A configuration names key files or host names, which this call does
+   * not read or resolve.
+   */
+  NTP_RESULT_CONFIG_UNRESOLVED = 310,
   /**
    * A configuration error this version of the ABI has no code for.
    */
@@ -678,6 +716,13 @@ typedef struct ntp_engine ntp_engine;
 typedef struct ntp_keyring ntp_keyring;
 
 /**
+ * An NTP timestamp (RFC 5905 section 6): seconds since the start of its
+ * era in the high 32 bits, the fraction in units of 2^-32 s in the low 32.
+ * The era is not part of the value: conversions to Unix time take a pivot.
+ */
+typedef uint64_t ntp_timestamp;
+
+/**
  * An IP address and UDP port, independent of the platform's `sockaddr`.
  *
  * - `family`: 4 for IPv4 (address in `addr[0..4]`, the rest zero), 6 for
@@ -755,13 +800,6 @@ typedef struct ntp_engine_options {
    */
   size_t local_address_count;
 } ntp_engine_options;
-
-/**
- * An NTP timestamp (RFC 5905 section 6): seconds since the start of its
- * era in the high 32 bits, the fraction in units of 2^-32 s in the low 32.
- * The era is not part of the value: conversions to Unix time take a pivot.
- */
-typedef uint64_t ntp_timestamp;
 
 /**
  * An association to configure. Initialize with `ntp_association_config_init`.
@@ -1330,6 +1368,44 @@ ntp_result ntp_verify(const struct ntp_keyring *keyring,
  * length (`offset` + 4) to `new_len`.
  */
 ntp_result ntp_crypto_nak_emit(uint8_t *buf, size_t buf_len, size_t offset, size_t *new_len);
+
+/**
+ * Creates an engine from a configuration text (`len` bytes of UTF-8, no
+ * NUL needed) in `dialect` (an `NTP_DIALECT_*`; `NTP_DIALECT_DETECT`
+ * guesses), started at `now`, with the file's associations, access rules,
+ * local reference, orphan mode and the keys written in it (IOS
+ * `ntp authentication-key`, VRP `authentication-keyid`) with their trust.
+ * Free it with `ntp_engine_free`.
+ *
+ * Returns `NTP_RESULT_CONFIG_SYNTAX` for a refused line (call
+ * `ntp_config_check` for the line and the reason),
+ * `NTP_RESULT_CONFIG_UNKNOWN_DIALECT` when detection finds none, and
+ * `NTP_RESULT_CONFIG_UNRESOLVED` for a file naming key files or hosts.
+ */
+ntp_result ntp_engine_new_from_config(const char *config_text,
+                                      size_t len,
+                                      uint32_t dialect_code,
+                                      ntp_timestamp now,
+                                      struct ntp_engine **out);
+
+/**
+ * `check-config` for C: what a configuration text (`len` bytes of UTF-8,
+ * dialect detected) means, as `ntp-node check-config` prints it (keys by
+ * id only, never a secret), written into the caller's `buf` (`buf_len`
+ * bytes) as a NUL-terminated string.
+ *
+ * When the text is refused, `buf` receives the error instead (`line N:
+ * directive: reason`, never the rest of the line) and the call returns
+ * `NTP_RESULT_CONFIG_SYNTAX` (or `NTP_RESULT_CONFIG_UNKNOWN_DIALECT`).
+ * `written` always receives the full text's length without the NUL, so
+ * after `NTP_RESULT_INSUFFICIENT_SIZE` the caller can retry with
+ * `*written + 1` bytes.
+ */
+ntp_result ntp_config_check(const char *config_text,
+                            size_t len,
+                            char *buf,
+                            size_t buf_len,
+                            size_t *written);
 
 /**
  * Fills `out` with the defaults and sets `struct_size`.

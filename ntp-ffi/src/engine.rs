@@ -28,7 +28,7 @@ use crate::wire::NTP_MAX_DATAGRAM;
 /// Sans-IO: it opens no socket and reads no clock; the caller passes its
 /// clock's reading (`now`) with every input and drains `ntp_engine_poll_output`.
 pub struct ntp_engine {
-    inner: Engine,
+    pub(crate) inner: Engine,
 }
 
 /// Engine options. Initialize with `ntp_engine_options_init` (which sets

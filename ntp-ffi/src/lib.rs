@@ -35,6 +35,7 @@
 
 mod addr;
 mod auth;
+mod config;
 mod engine;
 mod ptr;
 mod result;
@@ -47,6 +48,10 @@ pub use auth::{
     ntp_auth_kind, ntp_crypto_nak_emit, ntp_key_file_dialect, ntp_key_type, ntp_keyring, ntp_keyring_add_key,
     ntp_keyring_free, ntp_keyring_from_key_file, ntp_keyring_len, ntp_keyring_new, ntp_keyring_remove_key,
     ntp_keyring_set_trusted, ntp_keyring_trust_list, ntp_sign, ntp_verify,
+};
+pub use config::{
+    NTP_DIALECT_CHRONY, NTP_DIALECT_DETECT, NTP_DIALECT_IOS, NTP_DIALECT_NTPCONF, NTP_DIALECT_VRP, ntp_config_check,
+    ntp_engine_new_from_config,
 };
 pub use engine::{
     ntp_association_config, ntp_association_config_init, ntp_association_mode, ntp_clock_state, ntp_counters,

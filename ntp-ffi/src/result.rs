@@ -96,6 +96,13 @@ pub enum ntp_result {
     ConfigDuplicateAssociation = 306,
     /// Key id 0 given to sign an association's packets.
     ConfigZeroKeyId = 307,
+    /// A configuration text has a line the parser refused.
+    ConfigSyntax = 308,
+    /// A configuration text is in none of the dialects this library reads.
+    ConfigUnknownDialect = 309,
+    /// A configuration names key files or host names, which this call does
+    /// not read or resolve.
+    ConfigUnresolved = 310,
     /// A configuration error this version of the ABI has no code for.
     ConfigOther = 399,
 
@@ -146,13 +153,16 @@ impl ntp_result {
             ntp_result::ConfigUnknownKey => "the association's key id is not in the keyring",
             ntp_result::ConfigDuplicateAssociation => "an association with this address exists already",
             ntp_result::ConfigZeroKeyId => "key id 0 cannot sign packets",
+            ntp_result::ConfigSyntax => "a configuration line was refused (ntp_config_check names it)",
+            ntp_result::ConfigUnknownDialect => "the configuration is in no known dialect",
+            ntp_result::ConfigUnresolved => "the configuration names key files or hosts this call cannot read",
             ntp_result::ConfigOther => "invalid configuration",
             ntp_result::EngineNoSuchAssociation => "no association has this id",
         }
     }
 
     /// Every code, to look a raw number up without transmuting it.
-    pub(crate) const ALL: [ntp_result; 38] = [
+    pub(crate) const ALL: [ntp_result; 41] = [
         ntp_result::Ok,
         ntp_result::NullParameter,
         ntp_result::InsufficientSize,
@@ -189,6 +199,9 @@ impl ntp_result {
         ntp_result::ConfigUnknownKey,
         ntp_result::ConfigDuplicateAssociation,
         ntp_result::ConfigZeroKeyId,
+        ntp_result::ConfigSyntax,
+        ntp_result::ConfigUnknownDialect,
+        ntp_result::ConfigUnresolved,
         ntp_result::ConfigOther,
         ntp_result::EngineNoSuchAssociation,
     ];

@@ -1,11 +1,18 @@
-//! The lab: the seed documents' topologies, run by the real engine.
+//! The lab: networks built from vendor configuration files, run by the real engine.
 //!
 //! ```text
-//! cargo run --release -p ntp-lab                       # every scenario, virtual time
+//! cargo run --release -p ntp-lab                       # every shipped topology (ntp-lab/topologies/), virtual time
 //! cargo run --release -p ntp-lab -- --scenario seed-003
+//! cargo run --release -p ntp-lab -- --topology DIR     # your own folder: one config per device + lab.toml
 //! cargo run --release -p ntp-lab -- --trace trace.csv  # convergence trace, one row per node per 16 s
+//! cargo run --release -p ntp-lab -- --plot lab.svg     # true offset and stratum over time, events marked
 //! cargo run --release -p ntp-lab -- --udp              # seed 001 over real loopback sockets
 //! ```
+//!
+//! A topology is a folder with one configuration per device in its own
+//! dialect (`*.ios`, `*.vrp`, `*.conf`, `*.chrony`) and a `lab.toml`
+//! (addresses, clock errors, links, cuts and heals); see the library's
+//! documentation for the format.
 //!
 //! In virtual time nothing sleeps, so hours of network life take a moment.
 //! For each scenario the lab prints the timeline of what matters to an
@@ -14,36 +21,43 @@
 //! the vendors' formats. `--udp` runs seed 001 as three real nodes on
 //! 127.0.0.1 with short polls, each with its own socket and software clock.
 
+mod plot;
+
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use ntp_algo::{AssociationMode, Event};
-use ntp_lab::Scenario;
+use ntp_config::Dialect;
+use ntp_lab::{Device, Scenario};
 use ntp_node::views;
 use ntp_node::{AssociationSnapshot, SystemSnapshot};
 use ntp_sim::Simulation;
 
 struct Options {
     scenario: Option<String>,
+    topology: Option<String>,
     trace: Option<String>,
+    plot: Option<String>,
     seed: u64,
     udp: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { scenario: None, trace: None, seed: 1, udp: false };
+    let mut o = Options { scenario: None, topology: None, trace: None, plot: None, seed: 1, udp: false };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--scenario" => o.scenario = Some(value()?),
+            "--topology" => o.topology = Some(value()?),
             "--trace" => o.trace = Some(value()?),
+            "--plot" => o.plot = Some(value()?),
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--udp" => o.udp = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: ntp-lab [--scenario seed-001|seed-000-002|seed-003|orphan] [--trace FILE.csv] [--seed N] [--udp]"
+                    "usage: ntp-lab [--scenario seed-001|seed-000-002|seed-003|orphan] [--topology DIR] [--trace FILE.csv] [--plot FILE.svg] [--seed N] [--udp]"
                         .into(),
                 );
             }
@@ -71,15 +85,19 @@ fn main() -> ExitCode {
             }
         };
     }
-    let mut scenarios = match ntp_lab::all(options.seed) {
+    let loaded = match &options.topology {
+        Some(dir) => ntp_lab::load(std::path::Path::new(dir), options.seed).map(|s| vec![s]),
+        None => ntp_lab::all(options.seed),
+    };
+    let mut scenarios = match loaded {
         Ok(scenarios) => scenarios,
         Err(e) => {
-            eprintln!("lab: a scenario could not be built: {e}");
+            eprintln!("lab: a topology could not be built: {e}");
             return ExitCode::FAILURE;
         }
     };
     if let Some(name) = &options.scenario {
-        scenarios.retain(|s| s.name == name);
+        scenarios.retain(|s| &s.name == name);
         if scenarios.is_empty() {
             eprintln!("no scenario {name:?}; try seed-001, seed-000-002, seed-003 or orphan");
             return ExitCode::FAILURE;
@@ -89,8 +107,11 @@ fn main() -> ExitCode {
         .trace
         .as_ref()
         .map(|_| String::from("scenario,time_s,node,true_offset_s,stratum,system_peer,synchronized\n"));
+    let mut plots = Vec::new();
     for scenario in scenarios {
-        run(scenario, trace.as_mut());
+        if let Some(traced) = run(scenario, trace.as_mut(), options.plot.is_some()) {
+            plots.push(traced);
+        }
     }
     if let (Some(path), Some(text)) = (&options.trace, trace) {
         if let Err(e) = std::fs::write(path, text) {
@@ -99,20 +120,42 @@ fn main() -> ExitCode {
         }
         println!("trace written to {path}");
     }
+    if let Some(path) = &options.plot {
+        if let Err(e) = plot::write_svg(std::path::Path::new(path), &plots) {
+            eprintln!("writing {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("plot written to {path}");
+    }
     ExitCode::SUCCESS
 }
 
-fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
+/// Runs one scenario and prints it; with `plot`, returns what the plot needs.
+fn run(mut scenario: Scenario, mut trace: Option<&mut String>, plot: bool) -> Option<plot::RunTrace> {
     println!("== {}: {}", scenario.name, scenario.title);
+    for device in &scenario.devices {
+        println!("   {device}");
+    }
     let started = Instant::now();
-    let name = scenario.name;
+    let name = scenario.name.clone();
     let mut next_sample = 0.0;
+    let plot_every = scenario.duration / 400.0;
+    let mut next_plot = 0.0;
+    let mut points: Vec<Vec<(f64, f64, u8)>> = vec![Vec::new(); scenario.sim.nodes().len()];
     scenario.sim.run_until_with(scenario.duration, |sim| {
         if let Some(out) = trace.as_deref_mut() {
             while sim.now() >= next_sample {
-                sample_trace(out, name, next_sample, sim);
+                sample_trace(out, &name, next_sample, sim);
                 next_sample += 16.0;
             }
+        }
+        while plot && sim.now() >= next_plot {
+            for (index, series) in points.iter_mut().enumerate() {
+                let offset = sim.true_offset(index).unwrap_or(f64::NAN);
+                let stratum = sim.node(index).map_or(16, |n| n.engine.system().stratum.min(16));
+                series.push((next_plot, offset, stratum));
+            }
+            next_plot += plot_every;
         }
     });
     let elapsed = started.elapsed();
@@ -124,8 +167,39 @@ fn run(mut scenario: Scenario, mut trace: Option<&mut String>) {
         scenario.sim.stats.sent,
         scenario.sim.stats.delivered
     );
-    print_final_status(&mut scenario.sim);
+    print_final_status(&mut scenario.sim, &scenario.devices);
     println!();
+    plot.then(|| plot_trace(&scenario, points))
+}
+
+/// The plot's view of a finished run: the nodes that have associations
+/// (reference servers left out), their samples, the scripted events and
+/// the system peer changes.
+fn plot_trace(scenario: &Scenario, points: Vec<Vec<(f64, f64, u8)>>) -> plot::RunTrace {
+    let sim = &scenario.sim;
+    let mut kept = Vec::new();
+    let mut nodes = Vec::new();
+    for (index, series) in points.into_iter().enumerate() {
+        let Some(node) = sim.node(index) else { continue };
+        if node.engine.associations().next().is_none() {
+            continue;
+        }
+        kept.push(index);
+        nodes.push(plot::NodeTrace { name: node.name.clone(), points: series });
+    }
+    let peer_changes = sim
+        .records()
+        .iter()
+        .filter(|r| matches!(r.event, Event::SystemPeerChanged { .. }))
+        .filter_map(|r| kept.iter().position(|&k| k == r.node).map(|i| (r.time, i)))
+        .collect();
+    plot::RunTrace {
+        name: scenario.name.clone(),
+        duration: scenario.duration,
+        nodes,
+        events: scenario.script.clone(),
+        peer_changes,
+    }
 }
 
 fn sample_trace(out: &mut String, scenario: &str, time: f64, sim: &mut Simulation) {
@@ -187,7 +261,7 @@ fn describe(sim: &Simulation, node: usize, event: &Event) -> Option<String> {
 fn print_timeline(scenario: &Scenario) {
     let sim = &scenario.sim;
     let mut lines: Vec<(f64, String)> =
-        scenario.script.iter().map(|(t, what)| (*t, format!("{:<8} {what}", "--"))).collect();
+        scenario.script.iter().map(|e| (e.time, format!("{:<8} {}", "--", e.text))).collect();
     for record in sim.records() {
         if let Some(text) = describe(sim, record.node, &record.event) {
             let name = sim.node(record.node).map_or("?", |n| n.name.as_str());
@@ -201,27 +275,42 @@ fn print_timeline(scenario: &Scenario) {
     }
 }
 
-fn print_final_status(sim: &mut Simulation) {
-    println!("-- final status");
+fn print_final_status(sim: &mut Simulation, devices: &[Device]) {
+    println!("-- final status, in each device's own view");
     for index in 0..sim.nodes().len() {
         let offset = sim.true_offset(index).unwrap_or(f64::NAN);
         let Some(reading) = sim.reading(index) else { continue };
         let Some(node) = sim.node(index) else { continue };
         let s = node.engine.system_status(reading);
         let peers = node.engine.peer_status(reading);
+        let name = node.name.as_str();
         if peers.is_empty() && s.stratum <= 2 {
-            println!("[{}] reference node, stratum {}, true offset {:+.3} ms", node.name, s.stratum, offset * 1e3);
+            println!("[{name}] reference node, stratum {}, true offset {:+.3} ms", s.stratum, offset * 1e3);
             continue;
         }
-        println!("[{}] true offset {:+.3} ms; show ntp status", node.name, offset * 1e3);
-        let s = SystemSnapshot::from_status(&s);
+        let system = SystemSnapshot::from_status(&s);
         let peers: Vec<AssociationSnapshot> = peers.iter().map(AssociationSnapshot::from_status).collect();
-        for line in views::cisco_show_ntp_status(&s).lines() {
-            println!("    {line}");
-        }
-        println!("[{}] show ntp associations", node.name);
-        for line in views::cisco_show_ntp_associations(&peers).lines() {
-            println!("    {line}");
+        let dialect = devices.iter().find(|d| d.name == name).map_or(Dialect::Ios, |d| d.dialect);
+        let views: Vec<(&str, String)> = match dialect {
+            Dialect::Vrp => {
+                let peer_dispersion = peers.iter().find(|p| p.tally == '*').and_then(|p| p.dispersion);
+                vec![
+                    ("display ntp-service status", views::huawei_display_ntp_status(&system, peer_dispersion)),
+                    ("display ntp-service sessions (as ntpq -p)", views::ntpq_peers(&peers)),
+                ]
+            }
+            Dialect::Ios => vec![
+                ("show ntp status", views::cisco_show_ntp_status(&system)),
+                ("show ntp associations", views::cisco_show_ntp_associations(&peers)),
+            ],
+            Dialect::NtpConf | Dialect::Chrony => vec![("ntpq -p", views::ntpq_peers(&peers))],
+        };
+        println!("[{name}] true offset {:+.3} ms", offset * 1e3);
+        for (command, text) in views {
+            println!("[{name}] {command}");
+            for line in text.lines() {
+                println!("    {line}");
+            }
         }
     }
 }

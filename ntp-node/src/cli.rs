@@ -35,6 +35,22 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Show the status a running node writes to its --status-file.
     Status(StatusArgs),
+    /// Read a configuration file (ntp.conf, chrony.conf, Cisco IOS, Huawei
+    /// VRP) and print what it means; exit status 1 with the line's error
+    /// when it is refused.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Options of `ntp-node check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Its dialect: ntp.conf (ntpconf), chrony, ios or vrp [default: detected].
+    #[arg(long, value_name = "DIALECT")]
+    pub dialect: Option<ntp_config::Dialect>,
 }
 
 /// Which clock the node disciplines.
@@ -50,6 +66,22 @@ pub enum ClockKind {
 /// Options of `ntp-node run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Configuration file in ntp.conf, chrony.conf, Cisco IOS or Huawei VRP
+    /// syntax; the other options add to it or replace its settings (see
+    /// the `config` module: lists add, --listen/--master/--orphan/--drift-file
+    /// replace).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// The dialect of --config: ntp.conf (ntpconf), chrony, ios or vrp [default: detected].
+    #[arg(long, value_name = "DIALECT", requires = "config")]
+    pub dialect: Option<ntp_config::Dialect>,
+
+    /// UDP port of the remote sources read from --config (the vendor
+    /// dialects have no syntax for one) [default: 123].
+    #[arg(long, value_name = "PORT", requires = "config")]
+    pub port: Option<u16>,
+
     /// Address to listen on, IP:PORT (repeatable; IPv4 and IPv6).
     #[arg(short, long = "listen", value_name = "IP:PORT", default_value = "0.0.0.0:123")]
     pub listen: Vec<SocketAddr>,
@@ -293,6 +325,17 @@ fn seconds(option: &'static str, value: f64) -> Result<Duration, OptionError> {
 impl RunArgs {
     /// The node configuration these options describe (keys read from files).
     pub fn node_config(&self) -> Result<NodeConfig, Box<dyn std::error::Error>> {
+        Ok(self.node_config_and_leap()?.0)
+    }
+
+    /// [`RunArgs::node_config`], and the leap-seconds list a --config file
+    /// names (for the engine once the node runs).
+    pub fn node_config_and_leap(
+        &self,
+    ) -> Result<(NodeConfig, Option<ntp_algo::LeapSecondsList>), Box<dyn std::error::Error>> {
+        if let Some(path) = &self.config {
+            return crate::config::merge_run_args(path, self);
+        }
         let mut config = NodeConfig::default();
         config.listen.clone_from(&self.listen);
         for (option, mode, specs) in [
@@ -334,8 +377,15 @@ impl RunArgs {
         if self.rate_limit {
             engine.responder.rate_limit = Some(RateLimitConfig::default());
         }
-        config.batched_io = !self.no_batch;
         config.drift_file.clone_from(&self.drift_file);
+        self.apply_runtime_options(&mut config)?;
+        Ok((config, None))
+    }
+
+    /// The options that are the runtime's alone (I/O, files, logging), with
+    /// or without --config.
+    pub(crate) fn apply_runtime_options(&self, config: &mut NodeConfig) -> Result<(), OptionError> {
+        config.batched_io = !self.no_batch;
         config.drift_interval = seconds("--drift-interval", self.drift_interval)?;
         config.status_file.clone_from(&self.status_file);
         config.status_interval = seconds("--status-interval", self.status_interval)?;
@@ -347,7 +397,7 @@ impl RunArgs {
             LogFormat::Text
         };
         config.verbose = self.verbose;
-        Ok(config)
+        Ok(())
     }
 }
 
@@ -356,6 +406,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(&args),
         Command::Status(args) => status(&args),
+        Command::CheckConfig(args) => check_config(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -367,21 +418,34 @@ pub fn main_with(cli: Cli) -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let config = args.node_config()?;
+    let (config, leap_seconds) = args.node_config_and_leap()?;
     let duration = args.duration.map(|d| seconds("--duration", d)).transpose()?;
     let every = args.status_every.map(|d| seconds("--status-every", d)).transpose()?;
     let control = Control::from_signals()?;
     match args.clock {
         ClockKind::Software => {
             let clock = SoftwareClock::new(args.offset, args.frequency_error);
-            run_node(Node::new(config, clock)?, &control, duration, every)
+            run_node(with_leap(Node::new(config, clock)?, leap_seconds), &control, duration, every)
         }
         ClockKind::System => {
             let (clock, kernel_ppm) = SystemClock::open()?;
             println!("ntp-node: disciplining the system clock (kernel frequency {kernel_ppm:+.3} ppm)");
-            run_node(Node::new(config, clock)?, &control, duration, every)
+            run_node(with_leap(Node::new(config, clock)?, leap_seconds), &control, duration, every)
         }
     }
+}
+
+fn with_leap<C: Clock>(mut node: Node<C>, list: Option<ntp_algo::LeapSecondsList>) -> Node<C> {
+    if let Some(list) = list {
+        let now = node.clock_mut().now();
+        node.engine_mut().set_leap_seconds(list, now);
+    }
+    node
+}
+
+fn check_config(args: &CheckConfigArgs) -> Result<(), Box<dyn std::error::Error>> {
+    print!("{}", crate::config::check(&args.file, args.dialect)?);
+    Ok(())
 }
 
 fn run_node<C: Clock>(

@@ -27,6 +27,7 @@
 //! | [`StatusSnapshot`] | the status as serde data (JSON) |
 //! | [`views`] | Cisco, Huawei and ntpq text views of a snapshot |
 //! | [`log`] | human-readable and JSON log lines for engine events |
+//! | [`config`] | `run --config FILE`: ntp.conf, chrony.conf, IOS and VRP files to a [`NodeConfig`] |
 //! | [`cli`] | the `ntp-node` command line |
 //!
 //! Units: seconds for times and offsets, ppm for frequencies, log2
@@ -49,6 +50,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod keys;
 pub mod log;
 mod runtime;

@@ -1,13 +1,21 @@
 //! The seed documents' scenarios, asserting the outcome each seed states.
-//! The topologies live in the `ntp-lab` crate (the lab prints the same runs).
+//! The topologies are folders of vendor configuration files in
+//! `ntp-lab/topologies/` (Huawei VRP, Cisco IOS, ntp.conf), loaded by the
+//! `ntp-lab` crate; the lab prints the same runs. Scripted times (cuts,
+//! heals) are read from each folder's `lab.toml`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::net::IpAddr;
 
 use ntp_algo::{SelectionStatus, SyncSource};
-use ntp_lab::{self as scenarios, SEED_000_CUT, SEED_000_HEAL, SEED_003_CUT};
+use ntp_lab::{self as scenarios, Scenario};
 use ntp_sim::Simulation;
 use ntp_wire::ReferenceId;
+
+/// The shipped topology folder `name`, seeded with `seed`.
+fn topology(name: &str, seed: u64) -> Scenario {
+    scenarios::scenario(name, seed).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -36,7 +44,7 @@ fn selection_of(sim: &Simulation, node: usize, peer: &str) -> SelectionStatus {
 
 #[test]
 fn seed_001_master_client_peer_chain() {
-    let mut s = scenarios::seed_001(1).unwrap();
+    let mut s = topology("seed-001", 1);
     s.sim.run_until(s.duration);
     let sim = &mut s.sim;
     let (c, d, e) = (sim.find("DeviceC").unwrap(), sim.find("DeviceD").unwrap(), sim.find("DeviceE").unwrap());
@@ -63,7 +71,8 @@ fn seed_001_master_client_peer_chain() {
 
 #[test]
 fn seed_000_002_peers_back_each_other_up() {
-    let mut s = scenarios::seed_000_002(1).unwrap();
+    let mut s = topology("seed-000-002", 1);
+    let (cut, heal) = (s.first_event("cut").unwrap(), s.first_event("healed").unwrap());
     let sim = &mut s.sim;
     let (r1, r2) = (sim.find("R1").unwrap(), sim.find("R2").unwrap());
     let mut loops = 0;
@@ -73,19 +82,19 @@ fn seed_000_002_peers_back_each_other_up() {
             loops += 1;
         }
     };
-    sim.run_until_with(SEED_000_CUT - 1.0, &mut check);
+    sim.run_until_with(cut - 1.0, &mut check);
     // Both upstreams alive: each router takes its stratum 1 server, stratum 2.
     assert_eq!(system_peer(sim, r1), Some(ip("10.0.1.1")));
     assert_eq!(system_peer(sim, r2), Some(ip("10.0.1.2")));
     assert_eq!((stratum(sim, r1), stratum(sim, r2)), (2, 2));
     // S1's link dies: R1 takes R2 (stratum 3); R2 keeps S2.
-    sim.run_until_with(SEED_000_CUT + 1500.0, &mut check);
+    sim.run_until_with(cut + 1500.0, &mut check);
     assert_eq!(system_peer(sim, r1), Some(ip("10.0.2.2")), "R1 fails over to its peer");
     assert_eq!(stratum(sim, r1), 3);
     assert!(synchronized(sim, r1));
     assert_eq!(system_peer(sim, r2), Some(ip("10.0.1.2")));
     // S1's link heals: R1 goes back to S1.
-    sim.run_until_with(SEED_000_HEAL + 3000.0, &mut check);
+    sim.run_until_with(heal + 3000.0, &mut check);
     assert_eq!(system_peer(sim, r1), Some(ip("10.0.1.1")), "R1 returns to its lower-stratum server");
     assert_eq!(stratum(sim, r1), 2);
     assert_eq!(loops, 0, "R2 took R1 while R1 depended on R2");
@@ -96,10 +105,11 @@ fn seed_000_002_peers_back_each_other_up() {
 
 #[test]
 fn seed_003_falseticker_master_fallback_and_broadcast() {
-    let mut s = scenarios::seed_003(1).unwrap();
+    let mut s = topology("seed-003", 1);
+    let cut = s.first_event("cut").unwrap();
     let sim = &mut s.sim;
     let [p1, p2, b1, b2] = ["P1", "P2", "B1", "B2"].map(|n| sim.find(n).unwrap());
-    sim.run_until(SEED_003_CUT - 1.0);
+    sim.run_until(cut - 1.0);
     // U3 is stratum 1 but 200 ms off: a falseticker at both peers, never a source.
     for node in [p1, p2] {
         assert_eq!(selection_of(sim, node, "10.0.1.3"), SelectionStatus::Falseticker);
@@ -134,7 +144,7 @@ fn seed_003_falseticker_master_fallback_and_broadcast() {
 #[test]
 fn same_seed_same_run() {
     let run = |seed| {
-        let mut s = scenarios::seed_000_002(seed).unwrap();
+        let mut s = topology("seed-000-002", seed);
         s.sim.run_until(3000.0);
         (s.sim.records().to_vec(), s.sim.stats)
     };
@@ -144,7 +154,7 @@ fn same_seed_same_run() {
 
 #[test]
 fn orphan_mode_elects_the_lowest_address_and_keeps_one_time() {
-    let mut s = scenarios::orphan(1).unwrap();
+    let mut s = topology("orphan", 1);
     let sim = &mut s.sim;
     let [o1, o2, o3] = ["O1", "O2", "O3"].map(|n| sim.find(n).unwrap());
     // Before orphan mode may start (300 s) nobody serves its own clock.
