@@ -9,6 +9,7 @@
 
 mod client;
 mod cookie;
+mod ke;
 mod keys;
 mod random;
 mod scan;
@@ -17,6 +18,10 @@ mod server;
 pub use client::{NtsClient, NtsResponseCheck};
 pub use cookie::{
     CookieJar, MasterKeys, NTS_COOKIE_LEN, NTS_JAR_CAPACITY, NTS_MAX_COOKIE_LEN, NTS_MAX_MASTER_KEYS, NtsCookieError,
+};
+pub use ke::{
+    NtsKeAnswer, NtsKeError, NtsKeResponse, NtsKeServerConfig, nts_ke_answer, nts_ke_limits, nts_ke_read_response,
+    nts_ke_scan, nts_ke_write_error, nts_ke_write_request,
 };
 pub use keys::{NTS_EXPORTER_LABEL, NtsKeyDirection, NtsKeys, nts_exporter_context};
 pub use random::RandomSource;
