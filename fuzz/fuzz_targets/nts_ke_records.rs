@@ -10,9 +10,17 @@
 //!   feeding it whole (the first error, or the same end).
 //! * Every record that parses writes back to the same type and body, with
 //!   the critical bit kept for unknown types.
+//! * The stream taken as a client's request, the server's NTS-KE answer
+//!   (`ntp_algo::nts_ke_answer`) is cookies exactly when the request offers
+//!   NTPv4 and AES-SIV and holds no unknown critical record, an Error
+//!   record otherwise, and the client reads it back as such; the stream
+//!   taken as a server's answer (`ntp_algo::nts_ke_read_response`) yields
+//!   one to eight cookies or an error, never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use ntp_algo::{MasterKeys, NtsKeError, NtsKeServerConfig, NtsKeys, nts_ke_answer, nts_ke_read_response};
+use ntp_wire::nts::AeadKey;
 use ntp_wire::nts::ke::{MessageLimits, MessageScanner, Record, RecordRepr, Records, Scan};
 
 fuzz_target!(|data: &[u8]| {
@@ -54,5 +62,39 @@ fuzz_target!(|data: &[u8]| {
         }
         rest = &rest[used..];
         offset += used;
+    }
+
+    // The message-level rules, on the same bytes.
+    if let Ok(response) = nts_ke_read_response(stream) {
+        assert!((1..=8).contains(&response.cookies.len()));
+    }
+    let mut n = 0u8;
+    let mut rng = |buf: &mut [u8]| {
+        for b in buf {
+            n = n.wrapping_add(29);
+            *b = n;
+        }
+    };
+    let master = MasterKeys::new(&mut rng, 0.0, 3600.0, 7200.0);
+    let keys = NtsKeys { c2s: AeadKey::new([1; 32]), s2c: AeadKey::new([2; 32]) };
+    let mut out = [0u8; 2048];
+    let answer = nts_ke_answer(stream, &master, &keys, NtsKeServerConfig::default(), &mut rng, &mut out)
+        .expect("2 KiB holds any answer");
+    let offers = |wanted: fn(&RecordRepr<'_>) -> bool| {
+        Records::new(stream).map_while(Result::ok).take_while(|r| *r != RecordRepr::EndOfMessage).any(|r| wanted(&r))
+    };
+    let critical_unknown = offers(|r| r.is_unrecognized_critical());
+    match (answer.refused, nts_ke_read_response(&out[..answer.len])) {
+        (None, Ok(response)) => {
+            assert_eq!(response.cookies.len(), 8);
+            assert!(!critical_unknown, "served a request with an unknown critical record");
+            assert!(offers(|r| matches!(r, RecordRepr::NextProtocol(l) if l.contains(0))));
+            assert!(offers(|r| matches!(r, RecordRepr::AeadAlgorithm(l) if l.contains(15))));
+        }
+        (Some(code), Err(NtsKeError::ServerError(read))) => {
+            assert_eq!(code, read);
+            assert!(code <= 1);
+        }
+        (refused, read) => panic!("answer {refused:?} read back as {read:?}"),
     }
 });

@@ -334,4 +334,20 @@ mod tests {
         assert!(jar.is_empty());
         assert_eq!(jar.placeholders_wanted(), 7);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_session_keys_round_trip(c2s in proptest::prelude::any::<[u8; 32]>(), s2c in proptest::prelude::any::<[u8; 32]>(), seed in 1u64.., flip in 0usize..NTS_COOKIE_LEN) {
+            let mut rng = Seeded(seed);
+            let master = MasterKeys::new(&mut rng, 0.0, 3600.0, 7200.0);
+            let keys = NtsKeys { c2s: AeadKey::new(c2s), s2c: AeadKey::new(s2c) };
+            let cookie = master.seal_cookie(&keys, &mut rng);
+            let back = master.open_cookie(&cookie).unwrap();
+            proptest::prop_assert_eq!(back.c2s.as_bytes(), &c2s);
+            proptest::prop_assert_eq!(back.s2c.as_bytes(), &s2c);
+            let mut bad = cookie;
+            bad[flip] ^= 1;
+            proptest::prop_assert!(master.open_cookie(&bad).is_err());
+        }
+    }
 }

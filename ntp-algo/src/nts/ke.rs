@@ -349,4 +349,30 @@ mod tests {
         let many: Vec<_> = [ntp, aead].into_iter().chain(std::iter::repeat_n(cookie, 20)).collect();
         assert_eq!(nts_ke_read_response(&message(&many)).unwrap().cookies.len(), 8);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn answers_round_trip(server in proptest::option::of("[a-z0-9.:-]{1,40}"), port in proptest::option::of(proptest::prelude::any::<u16>()), seed in 1u64..) {
+            let mut rng = Seeded(seed);
+            let master = MasterKeys::new(&mut rng, 0.0, 3600.0, 7200.0);
+            let mut req = [0u8; 64];
+            let req_len = nts_ke_write_request(&mut req).unwrap();
+            let mut out = vec![0u8; 4096];
+            let config = NtsKeServerConfig { ntp_server: server.as_deref(), ntp_port: port };
+            let answer = nts_ke_answer(&req[..req_len], &master, &keys(), config, &mut rng, &mut out).unwrap();
+            let mut scanner = MessageScanner::new(nts_ke_limits());
+            proptest::prop_assert_eq!(nts_ke_scan(&mut scanner, &out[..answer.len]).unwrap(), Some(answer.len));
+            let back = nts_ke_read_response(&out[..answer.len]).unwrap();
+            proptest::prop_assert_eq!(back.server, server);
+            proptest::prop_assert_eq!(back.port, port);
+            proptest::prop_assert_eq!(back.cookies.len(), 8);
+        }
+
+        #[test]
+        fn reading_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(r) = nts_ke_read_response(&bytes) {
+                proptest::prop_assert!((1..=8).contains(&r.cookies.len()));
+            }
+        }
+    }
 }
