@@ -52,6 +52,7 @@
 //! | [`Responder`] | the stateless server | §9.2 |
 //! | [`AccessList`] | access classes per address or prefix | — |
 //! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
+//! | [`NtsClient`], [`MasterKeys`], [`nts_check_request`] | Network Time Security (RFC 8915): cookies, requests, replies | — |
 //!
 //! The engine's status snapshots ([`SystemStatus`], [`PeerStatus`]) are
 //! plain data; the runtime crate `ntp-node` renders them in the vendors'
@@ -90,6 +91,7 @@ mod events;
 mod filter;
 mod ids;
 mod leap;
+mod nts;
 mod onwire;
 mod ratelimit;
 mod select;
@@ -111,6 +113,13 @@ pub use access::{AccessClass, AccessClassError, AccessList, Prefix, PrefixError}
 pub use discipline::{ClockState, Discipline, DisciplineConfig, DisciplineResult};
 pub use filter::{ClockFilter, FilterOutput, FilterParams, FilterSample, FilterVerdict};
 pub use leap::{LeapCommand, LeapCommandError, LeapEntry, LeapFileError, LeapHash, LeapSecondsList};
+pub use nts::{
+    CookieJar, MasterKeys, NTS_COOKIE_LEN, NTS_EXPORTER_LABEL, NTS_JAR_CAPACITY, NTS_KISS_NTSN, NTS_MAX_COOKIE_LEN,
+    NTS_MAX_MASTER_KEYS, NTS_NONCE_LEN, NTS_UNIQUE_ID_LEN, NtsClient, NtsCookieError, NtsError, NtsKeAnswer,
+    NtsKeError, NtsKeResponse, NtsKeServerConfig, NtsKeyDirection, NtsKeys, NtsRequest, NtsRequestCheck,
+    NtsResponseCheck, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer, nts_ke_limits,
+    nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak, nts_write_response,
+};
 pub use ratelimit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use select::{Candidate, Outcome as SelectOutcome, SelectConfig, SelectError, Selector};
 pub use server::{DropReason, MAX_REPLY_LEN, Request, Responder, ResponderConfig, ResponderCounters, Response};

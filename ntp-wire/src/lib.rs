@@ -58,6 +58,10 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Network Time Security (RFC 8915) is in [`nts`]: NTS-KE records, the NTS
+//! extension fields, and AES-SIV-CMAC-256 sealing and opening of the
+//! authenticator in the caller's buffer.
+//!
 //! ## Features
 //!
 //! * `std` (default): `SystemTime` conversions and `std::error::Error`;
@@ -79,6 +83,7 @@ pub mod codes;
 pub mod control;
 mod error;
 mod header;
+pub mod nts;
 pub mod packet;
 pub mod refid;
 pub mod time;
