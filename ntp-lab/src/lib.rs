@@ -164,10 +164,13 @@ mod tests {
         let dir = folder(&[
             (
                 "lab.toml",
-                &format!("{TWO}[names]\n\"<SERVER>\" = \"A\"\n[[events]]\nat = 10.0\nnode = \"B\"\nstep = 0.5\n"),
+                &format!(
+                    "{TWO}[devices.C]\naddress = \"10.0.0.3\"\n[[links]]\nbetween = [\"A\", \"C\"]\n[names]\n\"<SERVER>\" = \"A\"\n[[events]]\nat = 10.0\nnode = \"B\"\nstep = 0.5\n"
+                ),
             ),
             ("A.ios", "ntp master 1\n"),
             ("B.conf", "server <SERVER> iburst\n"),
+            ("C.chrony", "server A iburst\nallow 10.0.0.0/24\n"),
         ]);
         let s = load(dir.path(), 1).unwrap();
         assert_eq!(s.duration, 100.0);
@@ -177,6 +180,13 @@ mod tests {
         let b = s.sim.node(s.sim.find("B").unwrap()).unwrap();
         let server = b.engine.associations().next().unwrap().config().address;
         assert_eq!(server, address("10.0.0.1"));
+        assert_eq!(s.device("C").unwrap().dialect, Dialect::Chrony);
+        let mut sim = s.sim;
+        sim.run_until(s.duration);
+        for name in ["B", "C"] {
+            let node = sim.node(sim.find(name).unwrap()).unwrap();
+            assert!(node.engine.system().is_synchronized(), "{name} follows A");
+        }
     }
 
     #[test]

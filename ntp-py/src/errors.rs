@@ -9,7 +9,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 create_exception!(_ntp_py, NtpError, PyException, "Base class of every error this package raises on purpose.");
-create_exception!(_ntp_py, ParseError, NtpError, "Bytes that are not a well-formed NTP packet.");
+create_exception!(
+    _ntp_py,
+    ParseError,
+    NtpError,
+    "Bytes that are not a well-formed NTP packet, or a refused configuration line."
+);
 create_exception!(_ntp_py, InvalidKey, NtpError, "A key that cannot be made: bad id, type, or secret length.");
 create_exception!(_ntp_py, KeyFileError, NtpError, "A key file line that cannot be read (the message names the line).");
 create_exception!(

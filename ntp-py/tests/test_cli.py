@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, List
 
 import ntp_py
+import pytest
 
 from conftest import Chronyd, FakeServer, Responder, server_reply
 from test_packet import SERVER
@@ -142,13 +143,20 @@ def test_decode_capture_without_ntp(tmp_path: Path) -> None:
     assert out.returncode == 1 and "not an NTP packet: packet is 3 bytes" in out.stdout
 
 
-def test_check_config_reports_unavailable(tmp_path: Path) -> None:
-    conf = tmp_path / "ntp.conf"
-    conf.write_text("server 192.0.2.1 iburst\n")
+def test_check_config_prints_the_meaning_or_the_line(tmp_path: Path) -> None:
+    assert ntp_py.CONFIG_AVAILABLE
+    conf = tmp_path / "r1.cfg"
+    conf.write_text("ntp authentication-key 1 md5 tulip\nntp trusted-key 1\nntp server 192.0.2.1 key 1\n")
     out = run("check-config", str(conf))
-    if ntp_py.CONFIG_AVAILABLE:
-        assert out.returncode == 0
-    else:
-        assert out.returncode == 3 and "not available" in out.stderr and "ntp-config" in out.stderr
+    assert out.returncode == 0, out.stderr
+    assert "dialect: ios" in out.stdout and "192.0.2.1" in out.stdout and "tulip" not in out.stdout
+    lines = ntp_py.check_config(str(conf))
+    assert any("192.0.2.1" in line for line in lines)
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("ntp authentication-key 1 md5 tulip\nntp frobnicate\n")
+    out = run("check-config", str(bad))
+    assert out.returncode == 1 and "line 2" in out.stderr and "tulip" not in out.stderr
+    with pytest.raises(ntp_py.ParseError, match="line 2"):
+        ntp_py.check_config(str(bad))
     out = run("check-config", str(tmp_path / "missing.conf"))
     assert out.returncode == 2 and "no such file" in out.stderr

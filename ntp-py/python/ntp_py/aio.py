@@ -62,16 +62,21 @@ async def run_node(
     ``servers`` are IP addresses (or (address, port) pairs) to poll in client
     mode; ``local_stratum`` makes the node serve its own clock, and
     ``rate_limit_burst`` rate-limits its clients (KoD RATE beyond it; see
-    :class:`Engine`). ``config``,
-    a configuration file in an operator's dialect, needs the ntp-config
-    crate; builds without it raise :class:`ConfigUnavailable`. Returns the
+    :class:`Engine`). ``config`` (a configuration file in an operator's
+    dialect) is not supported here yet and raises :class:`ConfigUnavailable`;
+    check one with :func:`check_config`, run one with ``ntp-node run
+    --config FILE``. Returns the
     engine, whose ``system`` property tells what it concluded. ``on_bound``
     is told the socket's address once it is open (useful with port 0).
     """
-    if config is not None and not CONFIG_AVAILABLE:
+    if config is not None:
+        # CONFIG_AVAILABLE says check_config works; building an engine from
+        # a file is not wired into this layer, and ignoring the file would
+        # run a different node than the caller asked for.
+        detail = "" if CONFIG_AVAILABLE else " (and the ntp-config crate is not built in)"
         raise ConfigUnavailable(
-            f"cannot run from {config}: configuration-file support (the ntp-config crate)"
-            " is not built into this version of ntp-py; pass servers=... instead"
+            f"cannot run from {config}: run_node(config=...) is not supported yet{detail};"
+            " pass servers=... instead, or run `ntp-node run --config FILE`"
         )
     loop = asyncio.get_running_loop()
     engine = Engine(keyring=keyring, local_stratum=local_stratum, rate_limit_burst=rate_limit_burst)
