@@ -84,6 +84,11 @@
 mod access;
 mod association;
 mod constants;
+mod control;
+mod control_mru;
+#[cfg(test)]
+mod control_tests;
+mod control_vars;
 mod discipline;
 mod engine;
 mod events;
@@ -100,6 +105,7 @@ mod table;
 
 // The engine and what goes in and out of it.
 pub use association::{Association, AssociationConfig, AssociationCounters, CALIBRATION_EXCHANGES, ConfigError};
+pub use control::{ControlConfig, ControlCounters};
 pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, TRANSMIT_QUEUE_LIMIT, Transmit};
 pub use events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 pub use ids::{AssociationId, AssociationMode, PacketTest};
