@@ -424,3 +424,114 @@ fn test_unauthorised_source_never_gets_more_than_it_sent() {
         assert!(s.ask_from("203.0.113.5:123", &r).is_empty());
     }
 }
+
+mod client {
+    use super::*;
+    use crate::{
+        ClientError, ClientEvent, ControlClient, ControlResponse, PeerVars, SystemVars, parse_association_list,
+    };
+
+    /// One exchange: the client's request through the node, the answer back
+    /// in `order` (indexes into the datagrams).
+    fn exchange(s: &mut Setup, client: &mut ControlClient, opcode: Opcode, id: u16, data: &[u8]) -> ControlResponse {
+        let request = client.request(opcode, id, data, 0.0).unwrap();
+        let answer = s.ask(&request);
+        let mut done = None;
+        for d in answer.iter().rev() {
+            if let ClientEvent::Complete(r) = client.handle_datagram(d, 0.1).unwrap() {
+                done = Some(r);
+            }
+        }
+        done.expect("complete")
+    }
+
+    #[test]
+    fn test_client_reads_the_engines_numbers() {
+        let mut s = Setup::synced();
+        let mut client = ControlClient::new(None);
+        let list = exchange(&mut s, &mut client, Opcode::ReadStatus, 0, b"");
+        let ids = parse_association_list(&list.data);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(ids[0].1.selection.tally(), '*');
+        let system = SystemVars::parse(&exchange(&mut s, &mut client, Opcode::ReadVariables, 0, b"").data).unwrap();
+        let status = s.node.system_status(s.now);
+        assert_eq!(system.stratum, Some(status.stratum));
+        assert_eq!(system.peer, Some(ids[0].0));
+        assert!((system.offset.unwrap() - status.offset).abs() < 1e-9);
+        assert!((system.root_delay.unwrap() - status.root_delay).abs() < 1e-6);
+        assert!((system.frequency_ppm.unwrap() - status.frequency_ppm).abs() < 1e-3);
+        assert_eq!(system.refid.as_deref(), Some("10.0.0.1"));
+        let response = exchange(&mut s, &mut client, Opcode::ReadVariables, ids[0].0, b"");
+        let peer = PeerVars::parse(response.association_id, response.status, &response.data).unwrap();
+        let snapshot = s.node.peer_status(s.now)[0];
+        assert_eq!(peer.address, Some(snapshot.address.ip()));
+        assert_eq!(peer.reach, Some(snapshot.reach));
+        assert_eq!(peer.filter_delay.len(), 8);
+        assert!((peer.delay.unwrap() - snapshot.delay.unwrap()).abs() < 1e-9);
+        assert_eq!(peer.status.selection, PeerSelection::SystemPeer);
+    }
+
+    #[test]
+    fn test_client_signs_and_checks() {
+        let mut s = Setup::synced();
+        let key = s.node.keys().get(KEY).unwrap().clone();
+        let mut client = ControlClient::new(Some(key));
+        let response = exchange(&mut s, &mut client, Opcode::ReadVariables, 0, b"stratum");
+        assert!(response.authenticated);
+        assert_eq!(response.data, b"stratum=2\r\n");
+        // A response signed with another key (or not at all) is refused.
+        let other = s.node.keys().get(KEY + 1).unwrap().clone();
+        let mut client = ControlClient::new(Some(other.clone()));
+        let sent = client.request(Opcode::ReadVariables, 0, b"stratum", 0.0).unwrap();
+        let unsigned = s.ask(&request(Opcode::ReadVariables, 0, 1, b"stratum"));
+        let mut forged = unsigned[0].clone();
+        forged[2..4].copy_from_slice(&sent[2..4]);
+        assert_eq!(client.handle_datagram(&forged, 0.1), Err(ClientError::Unauthenticated));
+    }
+
+    #[test]
+    fn test_client_errors_timeouts_and_strays() {
+        let mut s = Setup::synced();
+        let mut client = ControlClient::new(None);
+        let request = client.request(Opcode::ReadVariables, 0, b"nosuch", 0.0).unwrap();
+        assert_eq!(client.request(Opcode::ReadVariables, 0, b"", 0.0), Err(ClientError::Busy));
+        let answer = s.ask(&request);
+        // A stray with another sequence number is ignored.
+        let mut stray = answer[0].clone();
+        stray[3] ^= 0x55;
+        assert_eq!(client.handle_datagram(&stray, 0.1), Ok(ClientEvent::Ignored));
+        assert_eq!(client.handle_datagram(b"garbage", 0.1), Ok(ClientEvent::Ignored));
+        assert_eq!(client.handle_datagram(&answer[0], 0.1), Err(ClientError::Server(ErrorCode::UnknownVariable)));
+
+        // Nothing comes back: one retry at 5 s, failure at 10 s.
+        let first = client.request(Opcode::ReadVariables, 0, b"", 0.0).unwrap();
+        assert_eq!(client.deadline(), Some(5.0));
+        assert_eq!(client.handle_timeout(4.9), Ok(None));
+        assert_eq!(client.handle_timeout(5.0), Ok(Some(first)));
+        assert_eq!(client.deadline(), Some(10.0));
+        assert_eq!(client.handle_timeout(10.0), Err(ClientError::Timeout));
+        assert_eq!(client.deadline(), None);
+    }
+
+    #[test]
+    fn test_client_reassembles_out_of_order_and_ignores_duplicates() {
+        let mut s = Setup::synced();
+        let mut client = ControlClient::new(None);
+        let id = s.node.associations().next().unwrap().id().0 as u16;
+        let request = client.request(Opcode::ReadVariables, id, b"", 0.0).unwrap();
+        let answer = s.ask(&request);
+        assert!(answer.len() >= 2, "the peer list takes two fragments");
+        let last = answer.len() - 1;
+        assert_eq!(client.handle_datagram(&answer[last], 1.0), Ok(ClientEvent::Progress));
+        assert_eq!(client.deadline(), Some(1.0 + crate::NEXT_FRAGMENT_TIMEOUT));
+        assert_eq!(client.handle_datagram(&answer[last], 1.5), Ok(ClientEvent::Ignored));
+        let mut complete = None;
+        for d in &answer[..last] {
+            if let ClientEvent::Complete(r) = client.handle_datagram(d, 2.0).unwrap() {
+                complete = Some(r);
+            }
+        }
+        let r = complete.unwrap();
+        assert!(PeerVars::parse(r.association_id, r.status, &r.data).unwrap().reach.is_some());
+    }
+}
