@@ -51,6 +51,7 @@ pub mod cli;
 pub mod clock;
 pub mod keys;
 pub mod log;
+pub mod query;
 mod runtime;
 mod snapshot;
 mod socket;
