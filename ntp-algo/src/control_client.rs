@@ -315,23 +315,64 @@ pub struct SystemVars {
     pub clk_wander_ppm: Option<f64>,
     /// Every variable as sent, in order.
     pub raw: Vec<(String, String)>,
+    /// Items of the list that did not parse and were skipped.
+    pub skipped: usize,
 }
 
-/// Every `name=value` of a list, owned.
-fn raw_list(data: &[u8]) -> Result<Vec<(String, String)>, ClientError> {
-    let mut out = Vec::new();
-    for item in parse_var_list(data) {
-        let item = item?;
-        out.push((item.name.to_owned(), item.value.to_owned()));
+/// Where a list error is.
+fn error_offset(e: &VarListError) -> Option<usize> {
+    match *e {
+        VarListError::EmptyName { offset }
+        | VarListError::NameTooLong { offset, .. }
+        | VarListError::ValueTooLong { offset, .. }
+        | VarListError::BadNameByte { offset, .. }
+        | VarListError::BadValueByte { offset, .. }
+        | VarListError::UnterminatedQuote { offset }
+        | VarListError::AfterQuote { offset } => Some(offset),
+        _ => None,
     }
-    Ok(out)
+}
+
+/// Every `name=value` of a list, owned, and how many items were skipped.
+///
+/// Read as `ntpq` reads it: an item that does not parse is skipped up to
+/// the next comma, and the rest is still read. NTPsec 1.2.2 needs this: its
+/// filter arrays can carry stray bytes (a `\x04` or `\xe0` inside
+/// `filtdisp=` when the list crosses a fragment boundary). More than 64
+/// skipped items make the list garbage.
+fn raw_list(data: &[u8]) -> Result<(Vec<(String, String)>, usize), ClientError> {
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    let mut start = 0;
+    'lists: while let Some(rest) = data.get(start..) {
+        for item in parse_var_list(rest) {
+            match item {
+                Ok(item) => out.push((item.name.to_owned(), item.value.to_owned())),
+                Err(e) => {
+                    skipped += 1;
+                    let at = error_offset(&e).ok_or(e)?;
+                    let comma = rest.get(at..).and_then(|r| r.iter().position(|&b| b == b','));
+                    match comma {
+                        Some(_) if skipped > 64 => return Err(e.into()),
+                        Some(comma) => {
+                            start += at + comma + 1;
+                            continue 'lists;
+                        }
+                        None => break 'lists,
+                    }
+                }
+            }
+        }
+        break;
+    }
+    Ok((out, skipped))
 }
 
 impl SystemVars {
     /// Reads a READVAR (association 0) response's data.
     pub fn parse(data: &[u8]) -> Result<SystemVars, ClientError> {
-        let raw = raw_list(data)?;
-        let mut s = SystemVars::default();
+        let (raw, skipped) = raw_list(data)?;
+        let mut s = SystemVars { skipped, ..SystemVars::default() };
         for (name, value) in &raw {
             let (n, v) = (name.as_str(), value.as_str());
             match n {
@@ -401,14 +442,16 @@ pub struct PeerVars {
     pub filter_dispersion: Vec<f64>,
     /// Every variable as sent, in order.
     pub raw: Vec<(String, String)>,
+    /// Items of the list that did not parse and were skipped.
+    pub skipped: usize,
 }
 
 impl PeerVars {
     /// Reads a READVAR response's data for association `association_id`
     /// whose status word was `status`.
     pub fn parse(association_id: u16, status: u16, data: &[u8]) -> Result<PeerVars, ClientError> {
-        let raw = raw_list(data)?;
-        let mut p = PeerVars { association_id, status: PeerStatus::from_bits(status), ..PeerVars::default() };
+        let (raw, skipped) = raw_list(data)?;
+        let mut p = PeerVars { association_id, status: PeerStatus::from_bits(status), skipped, ..PeerVars::default() };
         for (name, value) in &raw {
             let (n, v) = (name.as_str(), value.as_str());
             match n {
@@ -433,5 +476,41 @@ impl PeerVars {
         }
         p.raw = raw;
         Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_a_garbled_item_is_skipped_as_ntpq_does() {
+        // NTPsec 1.2.2's answer, with the stray byte it really sent.
+        let data = b"reach=0x1, filtdisp= 0.27 0.0\x04 0.00, flash=0x400, headway=13\r\n";
+        let peer = PeerVars::parse(1, 0, data).unwrap();
+        assert_eq!(peer.reach, Some(1));
+        assert_eq!(peer.skipped, 1);
+        assert!(peer.filter_dispersion.is_empty());
+        assert_eq!(peer.raw.last().unwrap(), &("headway".to_owned(), "13".to_owned()));
+        // Garbage at the end: what came before is kept.
+        let (list, skipped) = raw_list(b"a=1, b=\x01").unwrap();
+        assert_eq!((list.len(), skipped), (1, 1));
+        // Too much garbage is an error.
+        let noise: Vec<u8> = std::iter::repeat_n(&b"x=\x01,"[..], 70).flatten().copied().collect();
+        assert!(raw_list(&noise).is_err());
+    }
+
+    #[test]
+    fn test_timestamps_and_numbers() {
+        assert_eq!(parse_timestamp("0xeca55e7d.34197c1e"), Some(NtpTimestamp::from_parts(0xeca5_5e7d, 0x3419_7c1e)));
+        assert_eq!(parse_timestamp("eca55e7d.34197c1e"), Some(NtpTimestamp::from_parts(0xeca5_5e7d, 0x3419_7c1e)));
+        assert_eq!(parse_timestamp("0x1.2.3"), None);
+        assert_eq!(parse_timestamp("0x123456789.0"), None);
+        let system = SystemVars::parse(b"offset=-1.5, rootdelay=2.000, frequency=3.25\r\n").unwrap();
+        assert_eq!(system.offset, Some(-0.0015));
+        assert_eq!(system.root_delay, Some(0.002));
+        assert_eq!(system.frequency_ppm, Some(3.25));
+        assert!(matches!(SystemVars::parse(b"stratum=banana"), Err(ClientError::BadValue { .. })));
+        assert!(matches!(SystemVars::parse(b"offset=nan"), Err(ClientError::BadValue { .. })));
     }
 }
