@@ -74,7 +74,7 @@
  * The longest datagram the engine sends, bytes: a buffer of this size
  * always holds an `ntp_engine_poll_output` transmit.
  */
-#define NTP_MAX_DATAGRAM 128
+#define NTP_MAX_DATAGRAM 512
 
 /**
  * The longest MAC digest, bytes (SHA-1 and truncated SHA-2; MD5 and CMAC use 16).

@@ -387,6 +387,11 @@ impl Association {
     }
 
     /// The remote's stratum (16 until a valid packet says otherwise; a
+    /// Polls since the association was last reached (ntpd's `unreach`).
+    pub(crate) fn unreached_polls(&self) -> u32 {
+        self.unreached_polls
+    }
+
     /// stratum of 0 on the wire is read as 16, RFC 5905 §7.3).
     pub fn stratum(&self) -> u8 {
         self.stratum

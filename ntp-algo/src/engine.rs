@@ -60,6 +60,7 @@ use crate::association::{
     Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome, Unfit,
 };
 use crate::constants::{MAXSTRAT, MINPOLL};
+use crate::control::{ControlConfig, ControlCounters, ControlState};
 use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 use crate::filter::FilterVerdict;
@@ -72,9 +73,10 @@ use crate::status::{PeerStatus, SystemStatus};
 use crate::system::{SelectionStatus, SyncSource, SystemVariables, reference_id_for};
 use crate::table::Table;
 
-/// The longest datagram the engine sends: a header and a 20-byte-digest MAC,
-/// with room to spare.
-pub const MAX_DATAGRAM: usize = 128;
+/// The longest datagram the engine sends: a mode 6 control response (12
+/// bytes of header, 468 of data, a 24-byte MAC), rounded up. Time packets
+/// are at most 72 bytes.
+pub const MAX_DATAGRAM: usize = 512;
 /// The most datagrams kept waiting to be drained; more are dropped and counted.
 pub const TRANSMIT_QUEUE_LIMIT: usize = 1024;
 
@@ -124,6 +126,10 @@ pub struct EngineConfig {
     pub orphan_wait: f64,
     /// Frequency correction saved from an earlier run, ppm.
     pub saved_frequency_ppm: Option<f64>,
+    /// The mode 6 responder (`ntpq`): who may query (loopback only by
+    /// default, and only sources the access list above also lets query),
+    /// its rate limit, the control key. See [`ControlConfig`].
+    pub control: ControlConfig,
 }
 
 impl Default for EngineConfig {
@@ -144,6 +150,7 @@ impl Default for EngineConfig {
             orphan_stratum: None,
             orphan_wait: 300.0,
             saved_frequency_ppm: None,
+            control: ControlConfig::default(),
         }
     }
 }
@@ -248,6 +255,9 @@ pub enum ClockAction {
 }
 
 /// One output of the engine.
+// A datagram is inline so that outputs are `Copy` and the hot path never
+// allocates; mode 6 responses made it 512 bytes (see MAX_DATAGRAM).
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 #[must_use = "an engine output is an instruction: send it, apply it, log it, or wait until it"]
@@ -291,12 +301,14 @@ pub struct Engine {
     clock_actions: VecDeque<ClockAction>,
     events: VecDeque<Event>,
     counters: Counters,
+    control: ControlState,
 }
 
 impl Engine {
     /// An engine with no associations, created at `now`.
     pub fn new(config: EngineConfig, keys: Keyring, now: NtpTimestamp) -> Self {
         let discipline = Discipline::new(config.discipline, config.saved_frequency_ppm);
+        let control = ControlState::new(&config.control);
         let poll = discipline.poll_log2();
         let our_ids = config.local_addresses.iter().map(|a| reference_id_for(*a)).collect();
         let mut engine = Engine {
@@ -324,6 +336,7 @@ impl Engine {
             clock_actions: VecDeque::with_capacity(8),
             events: VecDeque::with_capacity(64),
             counters: Counters::default(),
+            control,
         };
         engine.fall_back(0.0);
         engine
@@ -359,6 +372,12 @@ impl Engine {
     #[must_use]
     pub fn responder(&self) -> &Responder {
         &self.responder
+    }
+
+    /// Counters of the mode 6 (control) responder.
+    #[must_use]
+    pub fn control_counters(&self) -> &ControlCounters {
+        self.control.counters()
     }
 
     /// The keyring.
@@ -530,6 +549,9 @@ impl Engine {
     pub fn handle_datagram(&mut self, now: NtpTimestamp, source: SocketAddr, bytes: &[u8]) {
         let t = self.advance(now);
         self.counters.received += 1;
+        if crate::control::is_control(bytes) {
+            return self.handle_control(now, t, source, bytes);
+        }
         let Ok(packet) = Packet::new_checked(bytes) else {
             self.counters.malformed += 1;
             return;
@@ -724,6 +746,18 @@ impl Engine {
         let request = crate::server::Request { bytes, source: source.ip(), access, received: now, now: t };
         let response = self.responder.respond(&request, &system, &self.keys, &mut out);
         self.queue_response(response, source, &out);
+    }
+
+    /// A mode 6 request: the control responder answers it (see `control.rs`).
+    fn handle_control(&mut self, now: NtpTimestamp, t: f64, source: SocketAddr, bytes: &[u8]) {
+        // Taken out for the call, so the responder can read the engine.
+        let mut control = core::mem::take(&mut self.control);
+        let request = crate::control::Incoming { bytes, source, now, t };
+        let datagrams = control.respond(self, &request);
+        self.control = control;
+        for datagram in datagrams {
+            self.queue_transmit(source, &datagram);
+        }
     }
 
     /// A mode 1 packet that creates nothing, answered statelessly from the

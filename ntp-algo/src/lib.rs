@@ -53,6 +53,7 @@
 //! | [`AccessList`] | access classes per address or prefix | — |
 //! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
 //! | [`NtsClient`], [`MasterKeys`], [`nts_check_request`] | Network Time Security (RFC 8915): cookies, requests, replies | — |
+//! | [`ControlClient`] | a sans-IO mode 6 client (`ntpq`'s requests, reassembly, typed variables) | RFC 9327 |
 //!
 //! The engine's status snapshots ([`SystemStatus`], [`PeerStatus`]) are
 //! plain data; the runtime crate `ntp-node` renders them in the vendors'
@@ -85,6 +86,12 @@
 mod access;
 mod association;
 mod constants;
+mod control;
+mod control_client;
+mod control_mru;
+#[cfg(test)]
+mod control_tests;
+mod control_vars;
 mod discipline;
 mod engine;
 mod events;
@@ -102,6 +109,11 @@ mod table;
 
 // The engine and what goes in and out of it.
 pub use association::{Association, AssociationConfig, AssociationCounters, CALIBRATION_EXCHANGES, ConfigError};
+pub use control::{ControlConfig, ControlCounters};
+pub use control_client::{
+    ClientError, ClientEvent, ControlClient, ControlResponse, FIRST_FRAGMENT_TIMEOUT, NEXT_FRAGMENT_TIMEOUT, PeerVars,
+    SystemVars, parse_association_list, parse_timestamp,
+};
 pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, TRANSMIT_QUEUE_LIMIT, Transmit};
 pub use events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 pub use ids::{AssociationId, AssociationMode, PacketTest};

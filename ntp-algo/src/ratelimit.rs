@@ -58,7 +58,7 @@
 //! as 2^20 (about 48 MiB). `burst` 0 limits every request.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Slots a source may occupy: its home slot and the next ones, wrapping.
 const PROBE_WINDOW: usize = 8;
@@ -129,6 +129,25 @@ struct Entry {
     tokens: f64,
     /// Time of the latest KoD sent to it, seconds; `None` if none yet.
     last_kod: Option<f64>,
+    /// Time of its first request since it took this slot, seconds.
+    first_seen: f64,
+    /// Requests seen since it took this slot (answered or not).
+    count: u64,
+    /// The first byte's mode and version bits of its latest request (0 if unknown).
+    mode_version: u8,
+    /// Its latest source port (0 if unknown).
+    port: u16,
+}
+
+/// A source the limiter tracks, for monitoring (the MRU list of mode 6).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RecentSource {
+    pub(crate) address: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) first_seen: f64,
+    pub(crate) last_seen: f64,
+    pub(crate) count: u64,
+    pub(crate) mode_version: u8,
 }
 
 /// Per-source rate limiter with a fixed-size table. See the module docs.
@@ -161,6 +180,12 @@ impl RateLimiter {
     /// Decide what to do with a request from `source` arriving at `now`
     /// (seconds on the caller's timeline). O(1), no allocation.
     pub fn check(&mut self, source: IpAddr, now: f64) -> RateDecision {
+        self.check_tagged(source, 0, now, 0)
+    }
+
+    /// [`RateLimiter::check`], remembering the request's source port and
+    /// mode/version bits for the MRU list.
+    pub(crate) fn check_tagged(&mut self, source: IpAddr, port: u16, now: f64, mode_version: u8) -> RateDecision {
         if !now.is_finite() {
             return RateDecision::Drop;
         }
@@ -169,6 +194,9 @@ impl RateLimiter {
             // No table: rate limiting is off.
             return RateDecision::Allow;
         };
+        entry.count = entry.count.saturating_add(1);
+        entry.mode_version = mode_version;
+        entry.port = port;
 
         let elapsed = (now - entry.last_seen).max(0.0);
         // A new source has no previous request, so the spacing test does not apply.
@@ -197,6 +225,22 @@ impl RateLimiter {
     /// The configuration this limiter was built with.
     pub fn config(&self) -> &RateLimitConfig {
         &self.config
+    }
+
+    /// The sources tracked now, in table order.
+    pub(crate) fn recent(&self) -> impl Iterator<Item = RecentSource> + '_ {
+        self.slots.iter().flatten().map(|e| {
+            let v6 = Ipv6Addr::from(e.key);
+            let address = v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4);
+            RecentSource {
+                address,
+                port: e.port,
+                first_seen: e.first_seen,
+                last_seen: e.last_seen,
+                count: e.count,
+                mode_version: e.mode_version,
+            }
+        })
     }
 
     /// Forget every source (keeps the table's memory).
@@ -250,7 +294,16 @@ impl RateLimiter {
         let burst = f64::from(self.config.burst);
         let slot = self.slots.get_mut(index)?;
         if new {
-            *slot = Some(Entry { key, last_seen: now, tokens: burst, last_kod: None });
+            *slot = Some(Entry {
+                key,
+                last_seen: now,
+                tokens: burst,
+                last_kod: None,
+                first_seen: now,
+                count: 0,
+                mode_version: 0,
+                port: 0,
+            });
         }
         slot.as_mut().map(|e| (e, new))
     }
@@ -268,7 +321,7 @@ impl fmt::Debug for RateLimiter {
 }
 
 /// The 16 bytes of the source as IPv6, IPv4 mapped, so `192.0.2.1` and `::ffff:192.0.2.1` are one source.
-fn canonical_key(source: IpAddr) -> [u8; 16] {
+pub(crate) fn canonical_key(source: IpAddr) -> [u8; 16] {
     match source {
         IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
         IpAddr::V6(a) => a.octets(),
@@ -276,7 +329,7 @@ fn canonical_key(source: IpAddr) -> [u8; 16] {
 }
 
 /// SplitMix64 finalizer: spreads a 64-bit seed into the second half of the SipHash key.
-fn splitmix64(x: u64) -> u64 {
+pub(crate) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -285,7 +338,7 @@ fn splitmix64(x: u64) -> u64 {
 
 /// SipHash-2-4 (Aumasson and Bernstein) of a 16-byte message: a keyed hash,
 /// so slot collisions cannot be predicted without the key.
-fn siphash24((k0, k1): (u64, u64), message: &[u8; 16]) -> u64 {
+pub(crate) fn siphash24((k0, k1): (u64, u64), message: &[u8; 16]) -> u64 {
     let mut v = [
         k0 ^ 0x736f_6d65_7073_6575,
         k1 ^ 0x646f_7261_6e64_6f6d,

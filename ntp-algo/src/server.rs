@@ -188,6 +188,11 @@ impl Responder {
         &self.counters
     }
 
+    /// The rate limiter, when there is one (the MRU list of mode 6 reads it).
+    pub(crate) fn limiter(&self) -> Option<&RateLimiter> {
+        self.limiter.as_ref()
+    }
+
     /// Sources the rate limiter tracks now (at most its capacity).
     pub fn tracked_sources(&self) -> usize {
         self.limiter.as_ref().map_or(0, RateLimiter::tracked)
@@ -304,7 +309,7 @@ impl Responder {
             return Response::Drop(DropReason::AccessDenied);
         }
         let rate = match self.limiter.as_mut() {
-            Some(limiter) => limiter.check(source, now),
+            Some(limiter) => limiter.check_tagged(source, 0, now, packet.as_bytes().first().map_or(0, |b| b & 0x3f)),
             None => RateDecision::Allow,
         };
         if rate == RateDecision::Drop {

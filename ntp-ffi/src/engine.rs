@@ -518,7 +518,7 @@ pub extern "C" fn ntp_engine_poll_output(
         }
         let mut o = ntp_output::default();
         // Matched by reference: moving the transmit out of the output would
-        // copy its whole 128-byte buffer once more per datagram.
+        // copy its whole 512-byte buffer once more per datagram.
         let output = engine.inner.poll_output();
         let kind = match &output {
             Output::Transmit(t) => {

@@ -14,7 +14,7 @@ use crate::time::ntp_timestamp;
 pub const NTP_HEADER_LEN: usize = 48;
 /// The longest datagram the engine sends, bytes: a buffer of this size
 /// always holds an `ntp_engine_poll_output` transmit.
-pub const NTP_MAX_DATAGRAM: usize = 128;
+pub const NTP_MAX_DATAGRAM: usize = 512;
 /// The longest MAC digest, bytes (SHA-1 and truncated SHA-2; MD5 and CMAC use 16).
 pub const NTP_MAX_DIGEST_LEN: usize = 20;
 

@@ -231,14 +231,31 @@ pub struct RunArgs {
 
 /// Options of `ntp-node status`.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "host"])))]
 pub struct StatusArgs {
     /// The status file a node writes (its --status-file).
     #[arg(long, value_name = "PATH")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
 
     /// How to show it.
     #[arg(long, value_name = "VIEW", default_value = "json")]
     pub view: View,
+
+    /// Ask a running server over mode 6 (as ntpq does) instead: HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub host: Option<String>,
+
+    /// With --host: sign the requests with this key id (from --keyfile).
+    #[arg(long, value_name = "ID", requires = "keyfile", requires = "host")]
+    pub key: Option<u32>,
+
+    /// With --host: the key file holding --key (ntp.keys or chrony format).
+    #[arg(long, value_name = "PATH", requires = "key")]
+    pub keyfile: Option<PathBuf>,
+
+    /// With --host: print JSON instead of the peers table and system variables.
+    #[arg(long, requires = "host")]
+    pub json: bool,
 }
 
 /// A usage error in an option's value, with the option named.
@@ -479,8 +496,12 @@ fn run_node<C: Clock>(
 }
 
 fn status(args: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let text = std::fs::read_to_string(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
-    let snapshot = StatusSnapshot::from_json(&text).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    if let Some(host) = &args.host {
+        return crate::query::status_command(host, args.key, args.keyfile.as_deref(), args.json);
+    }
+    let file = args.file.as_deref().ok_or("status needs --file or --host")?;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let snapshot = StatusSnapshot::from_json(&text).map_err(|e| format!("{}: {e}", file.display()))?;
     print!("{}", views::render(&snapshot, args.view));
     Ok(())
 }
@@ -604,7 +625,10 @@ mod tests {
         assert!(parse(&["run", "--master", "16"]).is_err());
         assert!(parse(&["run", "--clock", "sundial"]).is_err());
         assert!(parse(&["run", "--quiet", "--verbose"]).is_err());
-        assert!(parse(&["status"]).is_err(), "status needs --file");
+        assert!(parse(&["status"]).is_err(), "status needs --file or --host");
+        assert!(parse(&["status", "--host", "127.0.0.1", "--key", "1"]).is_err(), "--key needs --keyfile");
+        assert!(parse(&["status", "--file", "x", "--host", "127.0.0.1"]).is_err());
+        assert!(parse(&["status", "--host", "127.0.0.1:4123", "--json"]).is_ok());
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub mod clock;
 pub mod config;
 pub mod keys;
 pub mod log;
+pub mod query;
 mod runtime;
 mod snapshot;
 mod socket;
