@@ -11,6 +11,12 @@
 #   RATIO serve.nokey ours=<replies/s> chronyd=<replies/s> x<ours/chronyd>
 #   RATIO serve.md5   ours=<replies/s> chronyd=<replies/s> x<ours/chronyd>
 #
+# and, after each RATIO line, the servers' CPU time (user + system, from
+# /proc/PID/stat) per valid reply, median over rounds, which a busy machine
+# disturbs much less than the rate:
+#
+#   CPU serve.nokey ours=<µs> chronyd=<µs> per reply x<chronyd/ours>
+#
 # chronyd runs with -x (never touches the clock), `local stratum 1`, `allow`,
 # no rate limiting, bound to 127.0.0.1 on its own port, in its own temp dir.
 # Without a binary for ours (--ntp-node or env NTP_NODE) only chronyd is
@@ -131,16 +137,25 @@ EOF
     die "$daemon does not answer ${mode} requests on 127.0.0.1:$PORT"
 }
 
+cpu_ticks() { # PID -> user+system CPU time of the process, clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # Runs in this shell, not in a $(...) subshell, so that the EXIT trap sees the
 # server's PID and stops it whatever fails.
-measure() { # DAEMON MODE -> RATE (replies/s)
-    local daemon=$1 mode=$2 keyopts=() out
+measure() { # DAEMON MODE -> RATE (replies/s), CPU (server CPU µs per reply)
+    local daemon=$1 mode=$2 keyopts=() out before after replies
     [ "$mode" = md5 ] && keyopts=(-k "$KEYID" -K "$KEY")
     start_server "$daemon" "$mode"
+    before=$(cpu_ticks "$SERVER_PID")
     # shellcheck disable=SC2086 # extra options are split into words on purpose
     out=$(taskset -c 0 "$WORK/loadgen" -p "$PORT" -t "$SECS" "${keyopts[@]}" $LOADGEN_ARGS)
+    after=$(cpu_ticks "$SERVER_PID")
     stop_server
-    echo "  $mode/$daemon: $out" >&2
+    replies=${out#replies=}
+    replies=${replies%% *}
+    CPU=$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v r="$replies" 'BEGIN { printf "%.2f", (r > 0) ? t / hz * 1e6 / r : 0 }')
+    echo "  $mode/$daemon: $out cpu_us_per_reply=$CPU" >&2
     out=${out##*rate=}
     RATE=${out%% *}
 }
@@ -149,10 +164,11 @@ median() {
     tr ' ' '\n' | sed '/^$/d' | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+CLK_TCK=$(getconf CLK_TCK)
 DAEMONS="chronyd"
 [ -n "$NTP_NODE" ] && DAEMONS="ours chronyd"
 for mode in nokey md5; do
-    declare -A rates=()
+    declare -A rates=() cpus=()
     for round in $(seq "$ROUNDS"); do
         # Alternate which server goes first so drift in the machine's load
         # does not favour one of them.
@@ -161,6 +177,7 @@ for mode in nokey md5; do
         for daemon in $order; do
             measure "$daemon" "$mode"
             rates[$daemon]="${rates[$daemon]:-} $RATE"
+            cpus[$daemon]="${cpus[$daemon]:-} $CPU"
         done
     done
     c=$(echo "${rates[chronyd]}" | median)
@@ -168,8 +185,14 @@ for mode in nokey md5; do
         o=$(echo "${rates[ours]}" | median)
         x=$(awk -v o="$o" -v c="$c" 'BEGIN { printf "%.2f", (c > 0) ? o / c : 0 }')
         echo "RATIO serve.$mode ours=$o chronyd=$c x$x"
+        # The server's own CPU time per reply (median), which depends far
+        # less than the rate on what else the machine runs.
+        co=$(echo "${cpus[ours]}" | median)
+        cc=$(echo "${cpus[chronyd]}" | median)
+        cx=$(awk -v o="$co" -v c="$cc" 'BEGIN { printf "%.2f", (o > 0) ? c / o : 0 }')
+        echo "CPU serve.$mode ours=${co}us chronyd=${cc}us per reply x$cx"
     else
         echo "VALUE serve.$mode chronyd=$c (no NTP_NODE given: chronyd only)"
     fi
-    unset rates
+    unset rates cpus
 done

@@ -9,6 +9,14 @@ use socket2::{Domain, SockAddr, Socket, Type};
 
 use crate::sys::net::{self, RecvBatch};
 
+/// Requested receive and send buffer sizes, bytes. Linux's default
+/// (about 200 KiB) holds only a few hundred small datagrams, because each
+/// is charged with its buffer overhead (near 1 KiB on loopback); a burst of
+/// requests larger than that is dropped before the server reads any of it.
+/// 4 MiB holds a few thousand, several milliseconds of requests at full
+/// load.
+const SOCKET_BUFFER: usize = 4 << 20;
+
 /// A bound, non-blocking UDP socket.
 #[derive(Debug)]
 pub(crate) struct UdpEndpoint {
@@ -35,6 +43,10 @@ impl UdpEndpoint {
             socket.set_only_v6(true)?;
         }
         socket.set_broadcast(true)?;
+        // Best effort: the kernel caps the sizes at net.core.[rw]mem_max,
+        // and a simulator may ignore them; the defaults still work.
+        let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+        let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
         socket.bind(&SockAddr::from(addr))?;
         let socket = UdpSocket::from(socket);
         let local = socket.local_addr()?;
