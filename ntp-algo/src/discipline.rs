@@ -78,7 +78,14 @@
 //! offset moved from the residual still expected; wander ω is the same
 //! average over the frequency changes per update.
 //!
-//! **Poll interval.** If |θ| < PGATE·ψ the hysteresis counter grows by the
+//! **Phase, once the fit is ready.** In SYNC, when the tracking fit sets φ,
+//! the residual is slewed with τ = 2·T instead of 16·T (see
+//! `TRACKED_PHASE_GAIN`): the PLL's slow phase slew is what keeps offset
+//! noise out of a PLL-integrated frequency, and that frequency is no longer
+//! used.
+//!
+//! **Poll interval.** If |θ| < PGATE·ψ (PGATE = 1 by default, 4 in the RFC;
+//! see [`DisciplineConfig::pgate`]) the hysteresis counter grows by the
 //! poll exponent, else it shrinks by twice that; crossing +LIMIT raises the
 //! poll exponent by one, crossing −LIMIT lowers it, within
 //! [min_poll, max_poll]. Small offsets against the jitter mean the loop is
