@@ -755,6 +755,11 @@ impl Engine {
         let request = crate::control::Incoming { bytes, source, now, t };
         let datagrams = control.respond(self, &request);
         self.control = control;
+        // Unanswered (not allowed, rate-limited, malformed): discarded, as
+        // every mode 6 packet was before the responder existed.
+        if datagrams.is_empty() {
+            self.counters.discarded += 1;
+        }
         for datagram in datagrams {
             self.queue_transmit(source, &datagram);
         }
