@@ -38,8 +38,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use ntp_algo::access::AccessList;
-use ntp_algo::server::{MAX_REPLY_LEN, Request, Responder, ResponderConfig, Response};
+use ntp_algo::{AccessList, MAX_REPLY_LEN, Request, Responder, ResponderConfig, Response};
 use ntp_proto::{
     FilterAction, FilterList, KeySetProvider, NtpClock, NtpDuration as ProtoDuration, NtpLeapIndicator,
     NtpTimestamp as ProtoTimestamp, NtpVersion, ReferenceId as ProtoReferenceId, Server, ServerAction, ServerConfig,
@@ -244,7 +243,7 @@ pub fn run() {
     let proto_received = ProtoTimestamp::from_seconds_nanos_since_ntp_era(RECEIVED_SECONDS, RECEIVED_NANOS);
     let mut ours = Ours {
         access: AccessList::allow_all(),
-        responder: Responder::new(ResponderConfig { rate_limit: None, ..ResponderConfig::default() }),
+        responder: Responder::new(no_rate_limit()),
         system: our_system(),
         keys,
         out: [0; MAX_REPLY_LEN],
@@ -279,4 +278,12 @@ pub fn run() {
         );
         print_ratio(metric, ours_ns, "ntp-proto", peer_ns);
     }
+}
+
+/// The responder's settings with rate limiting off, as ntp-proto's server
+/// has none by default.
+fn no_rate_limit() -> ResponderConfig {
+    let mut config = ResponderConfig::default();
+    config.rate_limit = None;
+    config
 }
