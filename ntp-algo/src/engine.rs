@@ -750,6 +750,12 @@ impl Engine {
 
     /// A mode 6 request: the control responder answers it (see `control.rs`).
     fn handle_control(&mut self, now: NtpTimestamp, t: f64, source: SocketAddr, bytes: &[u8]) {
+        // Shorter than a control header: not a control message at all, and
+        // counted as malformed like any datagram the wire crate refuses.
+        if bytes.len() < ntp_wire::control::CONTROL_HEADER_LEN {
+            self.counters.malformed += 1;
+            return;
+        }
         // Taken out for the call, so the responder can read the engine.
         let mut control = core::mem::take(&mut self.control);
         let request = crate::control::Incoming { bytes, source, now, t };
