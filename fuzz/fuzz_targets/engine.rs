@@ -863,6 +863,13 @@ impl Harness {
             Output::Transmit(transmit) => {
                 let payload = transmit.payload();
                 assert!(payload.len() <= MAX_DATAGRAM);
+                // A mode 6 answer: a well-formed control response, never a request.
+                if payload.first().is_some_and(|b| b & 7 == 6) {
+                    let control = ntp_wire::control::ControlPacket::new_checked(payload)
+                        .expect("the engine sent a malformed control message");
+                    assert!(control.is_response(), "the engine sent a control request");
+                    return;
+                }
                 let packet = Packet::new_checked(payload).expect("the engine sent a malformed packet");
                 let mode = packet.mode();
                 assert!(
