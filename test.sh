@@ -82,7 +82,7 @@ install_packages() {
 rust_fmt() { cargo fmt --all -- --check; }
 rust_clippy() { cargo clippy --workspace --all-targets --locked -- -D warnings; }
 nostd_build() { cargo build -p ntp-wire --no-default-features --locked; }
-rust_tests() { cargo test --workspace --locked; }
+rust_tests() { cargo test --workspace --locked --no-fail-fast; }
 c_suite() { bash scripts/test-c.sh; }
 python_suite() { bash scripts/test-python.sh; }
 clknetsim_smoke() { bash scripts/clknetsim-smoke.sh; }
