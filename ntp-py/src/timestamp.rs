@@ -14,7 +14,7 @@ use pyo3::types::{PyDelta, PyFloat, PyInt};
 /// era when it is known (from a Unix time or a datetime; a timestamp read
 /// off the wire has none, and is placed within 68 years of a pivot).
 /// Equality and hashing use the 64-bit wire value alone.
-#[pyclass(frozen, freelist = 64, module = "ntp_py._ntp_py", name = "NtpTimestamp")]
+#[pyclass(frozen, module = "ntp_py._ntp_py", name = "NtpTimestamp")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PyTimestamp {
     pub(crate) ts: NtpTimestamp,

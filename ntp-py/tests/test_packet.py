@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import sys
 from typing import Any, Dict
 
 import pytest
@@ -50,6 +51,28 @@ def test_parse_keeps_the_bytes_object() -> None:
 def test_parse_accepts_buffers() -> None:
     assert Packet.parse(bytearray(SERVER)).to_bytes() == SERVER
     assert Packet.parse(memoryview(SERVER)).to_bytes() == SERVER
+    # Not a buffer: a TypeError, not bytes(48) of zeros.
+    for wrong in (48, "x" * 48, None):
+        with pytest.raises(TypeError):
+            Packet.parse(wrong)  # type: ignore[arg-type]
+    # Packet.parse is a C function taking its one argument positionally.
+    with pytest.raises(TypeError):
+        Packet.parse()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Packet.parse(SERVER, SERVER)  # type: ignore[call-arg]
+
+
+def test_parse_holds_exactly_one_reference_to_the_bytes() -> None:
+    data = bytes(SERVER)
+    before = sys.getrefcount(data)
+    packets = [Packet.parse(data) for _ in range(100)]
+    assert sys.getrefcount(data) == before + 100
+    del packets
+    for _ in range(100):
+        with pytest.raises(ntp_py.ParseError):
+            Packet.parse(data[:47])
+        Packet.parse(data)
+    assert sys.getrefcount(data) == before
 
 
 @pytest.mark.parametrize(
