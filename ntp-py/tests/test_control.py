@@ -278,3 +278,19 @@ def test_any_response_body_ends_in_a_result_or_an_ntp_error(body: bytes, status:
         assert out is not None and struct.unpack("!H", out[6:8])[0] == ids[0]
     else:
         assert out is None and session.done and session.take_result() == []
+
+
+def test_a_cancelled_call_leaves_the_client_usable(scripted: Callable[..., Scripted]) -> None:
+    # The first request goes unanswered; later ones are answered.
+    def respond(req: bytes) -> List[bytes]:
+        return [] if len(server.requests) == 1 else [response(req, b"stratum=6\r\n")]
+
+    server = scripted(respond)
+
+    async def main() -> None:
+        async with AsyncControlClient("127.0.0.1", server.port, timeout=3) as client:
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(client.system(), 0.2)
+            assert (await client.system()).stratum == 6
+
+    asyncio.run(main())

@@ -115,36 +115,45 @@ class ControlClient:
 
     def _run(self, begin: Callable[[float], bytes]) -> object:
         with self._lock:
-            session = self._session
-            self._send(begin(time.monotonic()))
-            limit = time.monotonic() + self.timeout
-            while not session.done:
-                now = time.monotonic()
-                if now >= limit:
-                    session.cancel()
-                    raise _timed_out(self._where, self.timeout)
-                due = session.deadline
-                if due is not None and now >= due:
-                    try:
-                        again = session.handle_timeout(now)
-                    except Timeout:
-                        raise _timed_out(self._where, self.timeout) from None
-                    if again is not None:
-                        self._send(again)
-                    continue
-                self._sock.settimeout(min(limit, due if due is not None else limit) - now)
+            try:
+                return self._exchange(begin)
+            except BaseException:
+                # Whatever ended the wait (an error, Ctrl-C), the session
+                # must be free for the next call.
+                self._session.cancel()
+                raise
+
+    def _exchange(self, begin: Callable[[float], bytes]) -> object:
+        session = self._session
+        self._send(begin(time.monotonic()))
+        limit = time.monotonic() + self.timeout
+        while not session.done:
+            now = time.monotonic()
+            if now >= limit:
+                session.cancel()
+                raise _timed_out(self._where, self.timeout)
+            due = session.deadline
+            if due is not None and now >= due:
                 try:
-                    data = self._sock.recv(_MAX_DATAGRAM)
-                except socket.timeout:
-                    continue
-                except ConnectionRefusedError:
-                    session.cancel()
-                    raise ControlError(f"{self._where}: connection refused (no NTP server there)") from None
-                out = session.handle_datagram(data, time.monotonic())
-                if out is not None:
-                    self._send(out)
-                    limit = time.monotonic() + self.timeout
-            return session.take_result()
+                    again = session.handle_timeout(now)
+                except Timeout:
+                    raise _timed_out(self._where, self.timeout) from None
+                if again is not None:
+                    self._send(again)
+                continue
+            self._sock.settimeout(min(limit, due if due is not None else limit) - now)
+            try:
+                data = self._sock.recv(_MAX_DATAGRAM)
+            except socket.timeout:
+                continue
+            except ConnectionRefusedError:
+                session.cancel()
+                raise ControlError(f"{self._where}: connection refused (no NTP server there)") from None
+            out = session.handle_datagram(data, time.monotonic())
+            if out is not None:
+                self._send(out)
+                limit = time.monotonic() + self.timeout
+        return session.take_result()
 
 
 class _Queue(asyncio.DatagramProtocol):
@@ -226,41 +235,49 @@ class AsyncControlClient:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
-            transport, protocol = await self._open()
-            session = self._session
-            loop = asyncio.get_running_loop()
-            # Datagrams left over from an earlier call belong to no request.
-            while not protocol.queue.empty():
-                protocol.queue.get_nowait()
-            transport.sendto(begin(loop.time()))
-            limit = loop.time() + self.timeout
-            while not session.done:
-                now = loop.time()
-                if now >= limit:
-                    session.cancel()
-                    raise _timed_out(self._where, self.timeout)
-                due = session.deadline
-                if due is not None and now >= due:
-                    try:
-                        again = session.handle_timeout(now)
-                    except Timeout:
-                        raise _timed_out(self._where, self.timeout) from None
-                    if again is not None:
-                        transport.sendto(again)
-                    continue
-                wait = min(limit, due if due is not None else limit) - now
-                try:
-                    data, error = await asyncio.wait_for(protocol.queue.get(), wait)
-                except asyncio.TimeoutError:
-                    continue
-                if error is not None or data is None:
-                    session.cancel()
-                    if isinstance(error, ConnectionRefusedError):
-                        raise ControlError(f"{self._where}: connection refused (no NTP server there)")
-                    raise ControlError(f"{self._where}: {error}")
-                out = session.handle_datagram(data, loop.time())
-                if out is not None:
-                    transport.sendto(out)
-                    limit = loop.time() + self.timeout
-            return session.take_result()
+            try:
+                return await self._exchange(begin)
+            except BaseException:
+                # An error, or a cancellation (asyncio.wait_for around a
+                # call): the session must be free for the next call.
+                self._session.cancel()
+                raise
 
+    async def _exchange(self, begin: Callable[[float], bytes]) -> object:
+        transport, protocol = await self._open()
+        session = self._session
+        loop = asyncio.get_running_loop()
+        # Datagrams left over from an earlier call belong to no request.
+        while not protocol.queue.empty():
+            protocol.queue.get_nowait()
+        transport.sendto(begin(loop.time()))
+        limit = loop.time() + self.timeout
+        while not session.done:
+            now = loop.time()
+            if now >= limit:
+                session.cancel()
+                raise _timed_out(self._where, self.timeout)
+            due = session.deadline
+            if due is not None and now >= due:
+                try:
+                    again = session.handle_timeout(now)
+                except Timeout:
+                    raise _timed_out(self._where, self.timeout) from None
+                if again is not None:
+                    transport.sendto(again)
+                continue
+            wait = min(limit, due if due is not None else limit) - now
+            try:
+                data, error = await asyncio.wait_for(protocol.queue.get(), wait)
+            except asyncio.TimeoutError:
+                continue
+            if error is not None or data is None:
+                session.cancel()
+                if isinstance(error, ConnectionRefusedError):
+                    raise ControlError(f"{self._where}: connection refused (no NTP server there)")
+                raise ControlError(f"{self._where}: {error}")
+            out = session.handle_datagram(data, loop.time())
+            if out is not None:
+                transport.sendto(out)
+                limit = loop.time() + self.timeout
+        return session.take_result()
