@@ -646,3 +646,115 @@ pub extern "C" fn ntp_control_client_response_text(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ntp_algo::{Engine, EngineConfig, Output};
+    use ntp_wire::auth::Keyring;
+    use std::net::SocketAddr;
+
+    fn new_client() -> *mut ntp_control_client {
+        let mut c = std::ptr::null_mut();
+        assert_eq!(ntp_control_client_new(std::ptr::null(), 0, &mut c), ntp_result::Ok);
+        c
+    }
+
+    /// Sends the request to an engine from loopback and feeds its answers back.
+    fn exchange(engine: &mut Engine, c: *mut ntp_control_client, req: &[u8], at: f64) -> (ntp_result, u32) {
+        let from: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let now = NtpTimestamp::from_unix(1_795_219_200, 0) + ntp_wire::NtpDuration::from_seconds_f64(at);
+        engine.handle_datagram(now, from, req);
+        let mut last = (ntp_result::Ok, u32::MAX);
+        while let Some(out) = match engine.poll_output() {
+            Output::Timeout(_) => None,
+            other => Some(other),
+        } {
+            if let Output::Transmit(t) = out
+                && t.destination == from
+            {
+                let mut event = u32::MAX;
+                let rc = ntp_control_client_handle_datagram(c, t.payload().as_ptr(), t.payload().len(), at, &mut event);
+                last = (rc, event);
+            }
+        }
+        last
+    }
+
+    #[test]
+    fn system_variables_round_trip_through_an_engine() {
+        let mut engine = Engine::new(
+            EngineConfig::default().with_local_reference(4),
+            Keyring::new(),
+            NtpTimestamp::from_unix(1_795_219_200, 0),
+        );
+        let c = new_client();
+        let mut req = [0u8; 512];
+        let mut n = 0;
+        assert_eq!(
+            ntp_control_client_request(
+                c,
+                NTP_CONTROL_OP_READ_VARIABLES,
+                0,
+                std::ptr::null(),
+                0,
+                1.0,
+                req.as_mut_ptr(),
+                512,
+                &mut n
+            ),
+            ntp_result::Ok
+        );
+        assert_eq!(exchange(&mut engine, c, &req[..n], 1.0), (ntp_result::Ok, ntp_control_event::Complete as u32));
+        let mut sys = std::mem::MaybeUninit::<ntp_control_system_vars>::zeroed();
+        assert_eq!(ntp_control_client_system_vars(c, sys.as_mut_ptr()), ntp_result::Ok);
+        // SAFETY: written by the call that returned Ok.
+        let sys = unsafe { sys.assume_init() };
+        assert_eq!(sys.stratum, 4);
+        let mut text = [0 as c_char; 2048];
+        let mut len = 0;
+        assert_eq!(ntp_control_client_response_text(c, text.as_mut_ptr(), text.len(), &mut len), ntp_result::Ok);
+        let text: Vec<u8> = text[..len].iter().map(|b| *b as u8).collect();
+        assert!(String::from_utf8(text).unwrap().contains("stratum=4\n"));
+        ntp_control_client_free(c);
+    }
+
+    #[test]
+    fn a_short_buffer_starts_nothing_and_a_retry_needs_room() {
+        let c = new_client();
+        let mut buf = [0u8; 512];
+        let mut n = 77;
+        assert_eq!(
+            ntp_control_client_request(c, 1, 0, std::ptr::null(), 0, 0.0, buf.as_mut_ptr(), 11, &mut n),
+            ntp_result::InsufficientSize
+        );
+        assert_eq!(n, 77);
+        let mut d = 0.0;
+        assert_eq!(ntp_control_client_deadline(c, &mut d), ntp_result::NotFound);
+        assert_eq!(
+            ntp_control_client_request(c, 1, 0, std::ptr::null(), 0, 0.0, buf.as_mut_ptr(), 512, &mut n),
+            ntp_result::Ok
+        );
+        assert_eq!(
+            ntp_control_client_handle_timeout(c, 5.0, buf.as_mut_ptr(), n - 1, &mut n),
+            ntp_result::InsufficientSize
+        );
+        assert_eq!(ntp_control_client_handle_timeout(c, 5.0, buf.as_mut_ptr(), 512, &mut n), ntp_result::Ok);
+        assert_eq!(n, 12);
+        assert_eq!(
+            ntp_control_client_handle_timeout(c, 10.0, buf.as_mut_ptr(), 512, &mut n),
+            ntp_result::ControlTimeout
+        );
+        ntp_control_client_free(c);
+        ntp_control_client_free(std::ptr::null_mut());
+    }
+
+    #[test]
+    fn strings_are_cut_at_a_character_boundary() {
+        let long = "é".repeat(40);
+        let out = c_text(Some(&long));
+        let n = out.iter().position(|b| *b == 0).unwrap();
+        assert!(n < NTP_CONTROL_TEXT_LEN && n % 2 == 0);
+        assert_eq!(c_text(None)[0], 0);
+    }
+}
