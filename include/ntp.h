@@ -51,6 +51,29 @@
 #define NTP_DIALECT_VRP 4
 
 /**
+ * Opcode 1, READSTAT: the association list (association 0) or one
+ * association's status.
+ */
+#define NTP_CONTROL_OP_READ_STATUS 1
+
+/**
+ * Opcode 2, READVAR: the system variables (association 0) or one
+ * association's variables.
+ */
+#define NTP_CONTROL_OP_READ_VARIABLES 2
+
+/**
+ * Bytes of a string field in the control structs, NUL included; longer
+ * values are cut at a character boundary.
+ */
+#define NTP_CONTROL_TEXT_LEN 64
+
+/**
+ * Entries of a clock filter array (`filtdelay` and friends).
+ */
+#define NTP_CONTROL_FILTER_LEN 8
+
+/**
  * Major version of this library (the crate's semver major).
  */
 #define NTP_FFI_VERSION_MAJOR 0
@@ -84,8 +107,8 @@
 /**
  * What a call did. 0 is success. Codes are grouped in ranges: 1-99
  * misuse of the ABI, 100-199 wire format, 200-299 authentication and
- * keys, 300-399 configuration, 400-499 the engine. A number is never
- * reused for another meaning.
+ * keys, 300-399 configuration, 400-499 the engine, 500-599 the mode 6
+ * control client. A number is never reused for another meaning.
  */
 enum ntp_result
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -257,6 +280,35 @@ enum ntp_result
    * No association has this id.
    */
   NTP_RESULT_ENGINE_NO_SUCH_ASSOCIATION = 400,
+  /**
+   * The control client has a request in flight already.
+   */
+  NTP_RESULT_CONTROL_BUSY = 500,
+  /**
+   * No complete response after one retry (ntpq's timeouts).
+   */
+  NTP_RESULT_CONTROL_TIMEOUT = 501,
+  /**
+   * The server answered with a mode 6 error code (see
+   * `ntp_control_client_server_error`).
+   */
+  NTP_RESULT_CONTROL_SERVER_ERROR = 502,
+  /**
+   * A response's MAC did not verify with the client's key.
+   */
+  NTP_RESULT_CONTROL_UNAUTHENTICATED = 503,
+  /**
+   * A response's variable list, or a value in it, did not parse.
+   */
+  NTP_RESULT_CONTROL_BAD_RESPONSE = 504,
+  /**
+   * No complete response is held (none yet, or a new request started).
+   */
+  NTP_RESULT_CONTROL_NO_RESPONSE = 505,
+  /**
+   * A control client error this version of the ABI has no code for.
+   */
+  NTP_RESULT_CONTROL_OTHER = 599,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -701,6 +753,44 @@ typedef uint32_t ntp_demobilize_reason;
 #endif // __cplusplus
 
 /**
+ * What a datagram did to the request in flight.
+ */
+enum ntp_control_event
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not for the request in flight (another sequence number, not a
+   * response, a duplicate fragment); nothing changed.
+   */
+  NTP_CONTROL_EVENT_IGNORED = 0,
+  /**
+   * A fragment was taken; more are awaited.
+   */
+  NTP_CONTROL_EVENT_PROGRESS = 1,
+  /**
+   * The response is complete and held: read it with the
+   * `ntp_control_client_response*` functions.
+   */
+  NTP_CONTROL_EVENT_COMPLETE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ntp_control_event ntp_control_event;
+#else
+typedef uint32_t ntp_control_event;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A mode 6 client. Opaque; create with `ntp_control_client_new`, release
+ * with `ntp_control_client_free`. One request is in flight at a time; the
+ * last complete response is held until the next request starts.
+ */
+typedef struct ntp_control_client ntp_control_client;
+
+/**
  * One NTP node: associations, system process, clock discipline, server.
  * Opaque; create with `ntp_engine_new`, release with `ntp_engine_free`.
  * Sans-IO: it opens no socket and reads no clock; the caller passes its
@@ -721,6 +811,134 @@ typedef struct ntp_keyring ntp_keyring;
  * The era is not part of the value: conversions to Unix time take a pivot.
  */
 typedef uint64_t ntp_timestamp;
+
+/**
+ * The header of the held response.
+ */
+typedef struct ntp_control_response {
+  /**
+   * The opcode it answers.
+   */
+  uint8_t opcode;
+  /**
+   * Whether every fragment verified with the client's key (false for a
+   * client without a key).
+   */
+  bool authenticated;
+  /**
+   * The association it is about (0: the system).
+   */
+  uint16_t association_id;
+  /**
+   * Status word of its last fragment (system or peer status, RFC 9327
+   * section 2.4).
+   */
+  uint16_t status;
+  /**
+   * Bytes of reassembled data (`ntp_control_client_response_data`).
+   */
+  size_t data_len;
+} ntp_control_response;
+
+/**
+ * One entry of a READSTAT association list.
+ */
+typedef struct ntp_control_association {
+  /**
+   * The association id.
+   */
+  uint16_t association_id;
+  /**
+   * Its peer status word.
+   */
+  uint16_t status;
+  /**
+   * The selection code of the status word, 0..=7 (4: candidate, 6:
+   * system peer; RFC 9327 section 2.4.2).
+   */
+  uint8_t selection;
+  /**
+   * ntpq's tally character for `selection` (`*` system peer, `+`
+   * candidate, ...).
+   */
+  char tally;
+} ntp_control_association;
+
+/**
+ * The system variables of a READVAR response for association 0, typed.
+ * Absent values: -1 for the integers, NaN for the doubles, 0 for the
+ * timestamps, "" for the strings.
+ */
+typedef struct ntp_control_system_vars {
+  /**
+   * `leap`, 0..=3.
+   */
+  int32_t leap;
+  /**
+   * `stratum`.
+   */
+  int32_t stratum;
+  /**
+   * `precision`, log2 seconds.
+   */
+  int32_t precision;
+  /**
+   * `peer`: the system peer's association id (0: none).
+   */
+  int32_t peer;
+  /**
+   * `tc`: the system poll interval, log2 seconds.
+   */
+  int32_t poll;
+  /**
+   * `rootdelay`, seconds (ntpd sends milliseconds; converted).
+   */
+  double root_delay;
+  /**
+   * `rootdisp`, seconds.
+   */
+  double root_dispersion;
+  /**
+   * `offset`, seconds.
+   */
+  double offset;
+  /**
+   * `frequency`, ppm.
+   */
+  double frequency_ppm;
+  /**
+   * `sys_jitter`, seconds.
+   */
+  double sys_jitter;
+  /**
+   * `clk_jitter`, seconds.
+   */
+  double clk_jitter;
+  /**
+   * `clk_wander`, ppm.
+   */
+  double clk_wander_ppm;
+  /**
+   * `reftime`.
+   */
+  ntp_timestamp reference_time;
+  /**
+   * `clock`: the server's clock when it answered.
+   */
+  ntp_timestamp clock;
+  /**
+   * `refid` as sent, NUL-terminated.
+   */
+  char refid[NTP_CONTROL_TEXT_LEN];
+  /**
+   * `version`, NUL-terminated (cut to fit).
+   */
+  char version[NTP_CONTROL_TEXT_LEN];
+  /**
+   * Items of the list that did not parse and were skipped (as ntpq does).
+   */
+  size_t skipped;
+} ntp_control_system_vars;
 
 /**
  * An IP address and UDP port, independent of the platform's `sockaddr`.
@@ -744,6 +962,97 @@ typedef struct ntp_sockaddr {
    */
   uint8_t addr[16];
 } ntp_sockaddr;
+
+/**
+ * One association's variables (`ntpq -c "rv &N"`), typed. Absent values
+ * as in `ntp_control_system_vars`; `address.family` 0 when `srcadr` is absent.
+ */
+typedef struct ntp_control_peer_vars {
+  /**
+   * The association id.
+   */
+  uint16_t association_id;
+  /**
+   * The peer status word of the response.
+   */
+  uint16_t status;
+  /**
+   * The selection code of `status`, 0..=7.
+   */
+  uint8_t selection;
+  /**
+   * ntpq's tally character for `selection`.
+   */
+  char tally;
+  /**
+   * `srcadr` and `srcport`.
+   */
+  struct ntp_sockaddr address;
+  /**
+   * `stratum`.
+   */
+  int32_t stratum;
+  /**
+   * `reach`, the 8-bit register.
+   */
+  int32_t reach;
+  /**
+   * `hmode`: the server's side's mode.
+   */
+  int32_t hmode;
+  /**
+   * `hpoll`, log2 seconds.
+   */
+  int32_t hpoll;
+  /**
+   * `ppoll`, log2 seconds.
+   */
+  int32_t ppoll;
+  /**
+   * `rec`: when its last packet arrived.
+   */
+  ntp_timestamp rec;
+  /**
+   * `delay`, seconds.
+   */
+  double delay;
+  /**
+   * `offset`, seconds.
+   */
+  double offset;
+  /**
+   * `jitter`, seconds.
+   */
+  double jitter;
+  /**
+   * `dispersion`, seconds.
+   */
+  double dispersion;
+  /**
+   * Entries used in the three filter arrays (0..=8).
+   */
+  size_t filter_count;
+  /**
+   * `filtdelay`, seconds, newest first.
+   */
+  double filter_delay[NTP_CONTROL_FILTER_LEN];
+  /**
+   * `filtoffset`, seconds, newest first.
+   */
+  double filter_offset[NTP_CONTROL_FILTER_LEN];
+  /**
+   * `filtdisp`, seconds, newest first.
+   */
+  double filter_dispersion[NTP_CONTROL_FILTER_LEN];
+  /**
+   * `refid` as sent, NUL-terminated.
+   */
+  char refid[NTP_CONTROL_TEXT_LEN];
+  /**
+   * Items of the list that did not parse and were skipped.
+   */
+  size_t skipped;
+} ntp_control_peer_vars;
 
 /**
  * Engine options. Initialize with `ntp_engine_options_init` (which sets
@@ -1406,6 +1715,155 @@ ntp_result ntp_config_check(const char *config_text,
                             char *buf,
                             size_t buf_len,
                             size_t *written);
+
+/**
+ * Creates a control client in `*out`; free it with `ntp_control_client_free`.
+ *
+ * - `keyring`, `key_id`: with a non-NULL keyring and a non-zero key id,
+ *   requests are signed with that key (copied from the keyring, which the
+ *   caller keeps) and responses must verify with it. NULL / 0: no key.
+ *
+ * Returns `NTP_RESULT_AUTH_UNKNOWN_KEY` when the key id is not in the keyring.
+ */
+ntp_result ntp_control_client_new(const struct ntp_keyring *keyring,
+                                  uint32_t key_id,
+                                  struct ntp_control_client **out);
+
+/**
+ * Frees a client made by `ntp_control_client_new`; NULL is a no-op.
+ */
+void ntp_control_client_free(struct ntp_control_client *client);
+
+/**
+ * Starts a request and writes the datagram to send into the caller's
+ * `buf` (`buf_len` bytes; 512 always suffice) and its length to `written`.
+ *
+ * - `opcode`: an `NTP_CONTROL_OP_*` value (0..=31).
+ * - `association_id`: 0 for the system, else an association.
+ * - `data`, `data_len`: the request's data (a variable list, may be
+ *   NULL/0), at most 468 bytes; read during the call only.
+ * - `now`: the caller's monotonic clock, seconds; starts the deadline.
+ *
+ * Drops any held response. Returns `NTP_RESULT_CONTROL_BUSY` while a
+ * request is in flight (`ntp_control_client_cancel` gives it up),
+ * `NTP_RESULT_INSUFFICIENT_SIZE` (nothing started) when `buf` is short.
+ */
+ntp_result ntp_control_client_request(struct ntp_control_client *client,
+                                      uint8_t opcode,
+                                      uint16_t association_id,
+                                      const uint8_t *data,
+                                      size_t data_len,
+                                      double now,
+                                      uint8_t *buf,
+                                      size_t buf_len,
+                                      size_t *written);
+
+/**
+ * Gives up on the request in flight (no-op when there is none).
+ */
+ntp_result ntp_control_client_cancel(struct ntp_control_client *client);
+
+/**
+ * When `ntp_control_client_handle_timeout` is due, seconds on the
+ * caller's monotonic clock. Returns `NTP_RESULT_NOT_FOUND` when no request
+ * is in flight.
+ */
+ntp_result ntp_control_client_deadline(const struct ntp_control_client *client, double *deadline);
+
+/**
+ * The deadline may have passed (`now`, seconds): writes the request to
+ * send again into `buf` and its length to `written`, or 0 when there is
+ * nothing to send (not due yet, or no request in flight). After one
+ * retry, the next expiry fails the request with `NTP_RESULT_CONTROL_TIMEOUT`.
+ *
+ * `buf` must hold the original request (`NTP_RESULT_INSUFFICIENT_SIZE`
+ * otherwise, with nothing changed).
+ */
+ntp_result ntp_control_client_handle_timeout(struct ntp_control_client *client,
+                                             double now,
+                                             uint8_t *buf,
+                                             size_t buf_len,
+                                             size_t *written);
+
+/**
+ * A datagram arrived (`bytes`, `len`, read during the call only) at `now`
+ * seconds: writes what it did to `event` (an `ntp_control_event`).
+ *
+ * A datagram that is not for the request in flight is `IGNORED`, never an
+ * error. Errors end the request: `NTP_RESULT_CONTROL_SERVER_ERROR` (the
+ * code from `ntp_control_client_server_error`),
+ * `NTP_RESULT_CONTROL_UNAUTHENTICATED`.
+ */
+ntp_result ntp_control_client_handle_datagram(struct ntp_control_client *client,
+                                              const uint8_t *bytes,
+                                              size_t len,
+                                              double now,
+                                              uint32_t *event);
+
+/**
+ * The mode 6 error code (RFC 9327 section 3: 1 permission, 2 bad format,
+ * 3 bad opcode, 4 unknown association, 5 unknown variable, 6 bad value,
+ * 7 prohibited) of the last request's error response. Returns
+ * `NTP_RESULT_NOT_FOUND` when the last request got none.
+ */
+ntp_result ntp_control_client_server_error(const struct ntp_control_client *client, uint8_t *code);
+
+/**
+ * The header of the held response. Returns `NTP_RESULT_CONTROL_NO_RESPONSE`
+ * when none is held.
+ */
+ntp_result ntp_control_client_response(const struct ntp_control_client *client,
+                                       struct ntp_control_response *out);
+
+/**
+ * Copies the held response's reassembled data (`data_len` bytes) into
+ * `buf` (`len` bytes) and writes its length to `written`.
+ */
+ntp_result ntp_control_client_response_data(const struct ntp_control_client *client,
+                                            uint8_t *buf,
+                                            size_t len,
+                                            size_t *written);
+
+/**
+ * The held READSTAT response as an association list: up to `capacity`
+ * entries into `out` (may be NULL when `capacity` is 0), the number of
+ * associations the server listed to `count`. Returns
+ * `NTP_RESULT_INSUFFICIENT_SIZE` (with `*count` unchanged) when they do
+ * not fit; `NTP_RESULT_INVALID_PARAMETER` when the held response answers
+ * another opcode.
+ */
+ntp_result ntp_control_client_associations(const struct ntp_control_client *client,
+                                           struct ntp_control_association *out,
+                                           size_t capacity,
+                                           size_t *count);
+
+/**
+ * The held READVAR response for association 0 as system variables.
+ * Returns `NTP_RESULT_CONTROL_BAD_RESPONSE` when a known variable has a
+ * malformed value, `NTP_RESULT_INVALID_PARAMETER` when the response is not
+ * READVAR about association 0.
+ */
+ntp_result ntp_control_client_system_vars(const struct ntp_control_client *client,
+                                          struct ntp_control_system_vars *out);
+
+/**
+ * The held READVAR response for an association (not 0) as peer
+ * variables. Errors as `ntp_control_client_system_vars`.
+ */
+ntp_result ntp_control_client_peer_vars(const struct ntp_control_client *client,
+                                        struct ntp_control_peer_vars *out);
+
+/**
+ * The held response as text, NUL-terminated, into `buf` (`len` bytes);
+ * its length without the NUL to `written`. A READSTAT response gives one
+ * `associd=N status=0xXXXX tally=C` line per association; any other
+ * response one `name=value` line per variable (as `ntpq -c rv` lists
+ * them, items that do not parse skipped).
+ */
+ntp_result ntp_control_client_response_text(const struct ntp_control_client *client,
+                                            char *buf,
+                                            size_t len,
+                                            size_t *written);
 
 /**
  * Fills `out` with the defaults and sets `struct_size`.

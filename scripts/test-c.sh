@@ -10,7 +10,9 @@
 #      valgrind; compiles the header as C++17;
 #   6. builds examples/c/ntpd-mini.c and runs it against chronyd on loopback
 #      both ways (client of chronyd, server to chronyd), MD5 and AES-CMAC;
-#   7. measures the ABI's overhead (RATIO lines).
+#      two ntpd-minis as symmetric peers, read over mode 6 (-q); a client
+#      and a server over IPv6 on ::1;
+#   7. measures the ABI's overhead (RATIO lines, medians of five rounds).
 # Ends with "N passed, M failed"; exits non-zero on any failure.
 #
 # Environment: NTP_FFI_SKIP_INTEROP=1 skips step 6, NTP_FFI_SKIP_BENCH=1 step 7.
@@ -350,6 +352,8 @@ symmetric() {
     kill -USR1 "$bpid" 2>/dev/null
     sleep 1
     kill -USR1 "$bpid" 2>/dev/null
+    sleep 2
+    "$MINI" -q "127.0.0.1:$pb" >"$dir/q.log" 2>&1 || { echo "ntpd-mini -q failed"; rc=1; }
     for _ in $(seq 60); do
         kill -0 "$bpid" 2>/dev/null || break
         sleep 0.5
@@ -357,12 +361,58 @@ symmetric() {
     wait "$bpid" 2>/dev/null || { echo "peer B did not exit cleanly"; rc=1; }
     forget_pid "$bpid"
     stop_pid "$apid"
+    # B's peers over mode 6, read by a third ntpd-mini (-q), taken while
+    # B still ran (below).
+    grep -q "^QPEER id=[0-9]* addr=127.0.0.1:$pa tally=. stratum=1 reach=[0-7]*[1-7][0-7]* hmode=1 " "$dir/q.log" ||
+        { echo "the mode 6 query did not list peer A"; cat "$dir/q.log"; rc=1; }
+    grep -q "^QSYS stratum=[0-9]" "$dir/q.log" || { echo "the mode 6 query got no system variables"; rc=1; }
     [ "$(grep -c '^STATUS ' "$dir/b.log")" -ge 3 ] || { echo "peer B did not print its table on each SIGUSR1 and at exit"; rc=1; }
     grep -E "^(STATUS|PEER|STEP)" "$dir/b.log" | tail -n 3
     tail -n 20 "$dir/b.log" | grep -q "^STATUS synchronized=1 stratum=2 " || { echo "peer B did not synchronize"; rc=1; }
     tail -n 20 "$dir/b.log" | awk '/^PEER / && /mode=2/ && /selection=4/ { for (i = 1; i <= NF; i++) if ($i ~ /^offset=/) { v = substr($i, 8) + 0; if (v < 0) v = -v; ok = (v < 0.001) } } END { exit ok ? 0 : 1 }' ||
         { echo "peer B's offset to A is not below 1 ms"; rc=1; }
     [ "$rc" = 0 ] && rm -rf "$dir" || { echo "logs in $dir"; tail -n 20 "$dir/b.log"; }
+    return $rc
+}
+
+# ipv6: ntpd-mini A serves its local clock at stratum 1 on ::1 only; B,
+# bound to ::1 and 127.0.0.1, is its client over IPv6, started 0.3 s off,
+# and must synchronize with |offset| < 1 ms; B's peers are then read over
+# mode 6 on both families.
+free_port6() {
+    python3 -c 'import socket; s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); s.bind(("::1", 0)); print(s.getsockname()[1])'
+}
+ipv6() {
+    local dir pa pb apid bpid rc=0
+    dir=$(mktemp -d /tmp/ntp-ffi-ipv6.XXXXXX)
+    pa=$(free_port6)
+    pb=$(free_port)
+    "$MINI" -b ::1 -p "$pa" -n 0 -x 1 -m 1 -t 30 >"$dir/a.log" 2>&1 &
+    apid=$!
+    STARTED_PIDS+=("$apid")
+    "$MINI" -b ::1 -b 127.0.0.1 -p "$pb" -s "[::1]:$pa" -n 0 -x 1 -o 0.3 -t 14 >"$dir/b.log" 2>&1 &
+    bpid=$!
+    STARTED_PIDS+=("$bpid")
+    sleep 11
+    "$MINI" -q "[::1]:$pb" >"$dir/q6.log" 2>&1 || { echo "ntpd-mini -q over IPv6 failed"; cat "$dir/q6.log"; rc=1; }
+    "$MINI" -q "127.0.0.1:$pb" >"$dir/q4.log" 2>&1 || { echo "ntpd-mini -q over IPv4 failed"; cat "$dir/q4.log"; rc=1; }
+    for _ in $(seq 60); do
+        kill -0 "$bpid" 2>/dev/null || break
+        sleep 0.5
+    done
+    wait "$bpid" 2>/dev/null || { echo "B did not exit cleanly"; rc=1; }
+    forget_pid "$bpid"
+    stop_pid "$apid"
+    grep -E "^(STATUS|PEER|STEP)" "$dir/b.log" | tail -n 3
+    cat "$dir/q6.log"
+    tail -n 20 "$dir/b.log" | grep -q "^STATUS synchronized=1 stratum=2 " || { echo "B did not synchronize over IPv6"; rc=1; }
+    tail -n 20 "$dir/b.log" | awk '/^PEER / && /addr=\[::1\]:/ && /selection=4/ { for (i = 1; i <= NF; i++) if ($i ~ /^offset=/) { v = substr($i, 8) + 0; if (v < 0) v = -v; ok = (v < 0.001) } } END { exit ok ? 0 : 1 }' ||
+        { echo "B's offset to A over IPv6 is not below 1 ms"; rc=1; }
+    for q in q6 q4; do
+        grep -q "^QPEER id=[0-9]* addr=\[::1\]:$pa tally=. stratum=1 " "$dir/$q.log" ||
+            { echo "$q: the mode 6 query did not list A at [::1]:$pa"; rc=1; }
+    done
+    [ "$rc" = 0 ] && rm -rf "$dir" || { echo "logs in $dir"; tail -n 20 "$dir/b.log" "$dir/a.log"; }
     return $rc
 }
 
@@ -379,15 +429,38 @@ elif [ -x "$MINI" ]; then
         "1 MD5 HEX:8a1f3c5e7b9d0f2e4c6a8b0d1f3e5c7b"
 fi
 if [ "${NTP_FFI_SKIP_INTEROP:-0}" != 1 ] && [ -x "$MINI" ]; then
-    step ntpd-mini-symmetric symmetric
+    step ntpd-mini-symmetric-and-query symmetric
+    step ntpd-mini-ipv6 ipv6
 fi
 
 # ---- 7. benchmarks -----------------------------------------------------------
+# Five rounds, each the Rust program then the C one, back to back so both
+# see the same machine load; every figure is already the fastest of 200
+# short rounds. The RATIO lines give the median over the rounds of each
+# side's figure and their quotient; the single rounds are in the log.
 if [ "${NTP_FFI_SKIP_BENCH:-0}" != 1 ] && [ -f bench/ffi/bench.c ]; then
     bench() {
+        local i
         gcc -std=c11 -O2 -I "$ROOT/include" bench/ffi/bench.c -o "$OUT/bench-c" $STATIC_LINK -lm &&
-            cargo run --release -q -p ntp-ffi --example ffi_bench_rust >"$OUT/bench-rust.txt" &&
-            "$OUT/bench-c" "$OUT/bench-rust.txt"
+            cargo build --release -q -p ntp-ffi --example ffi_bench_rust || return 1
+        : >"$OUT/bench-rounds.txt"
+        for i in 1 2 3 4 5; do
+            "$ROOT/target/release/examples/ffi_bench_rust" >"$OUT/bench-rust.txt" &&
+                "$OUT/bench-c" "$OUT/bench-rust.txt" | tee -a "$OUT/bench-rounds.txt" | sed 's/^RATIO/round/' ||
+                return 1
+        done
+        python3 - "$OUT/bench-rounds.txt" <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"RATIO (\S+) ours_c=(\S+) rust=(\S+) x", line)
+    if m:
+        runs.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+for name, pairs in runs.items():
+    c = statistics.median(p[0] for p in pairs)
+    r = statistics.median(p[1] for p in pairs)
+    print(f"RATIO {name} ours_c={c:.1f} rust={r:.1f} x{r / c:.2f}")
+PY
     }
     step bench bench && grep '^RATIO' "$LOGS/bench.log"
 fi

@@ -11,10 +11,15 @@
  * the software clock and printing.
  *
  * Usage: ntpd-mini [options]
- *   -b ADDR       IPv4 address to bind (default 127.0.0.1)
+ *   -b ADDR       IPv4 or IPv6 address to bind (repeatable, one socket
+ *                 each; default 127.0.0.1)
  *   -p PORT       UDP port to serve and send from (default 123)
- *   -s A.B.C.D:PORT[:KEYID]   poll this server (repeatable)
- *   -P A.B.C.D:PORT[:KEYID]   symmetric active peer (repeatable)
+ *   -s HOST:PORT[:KEYID]   poll this server (repeatable); HOST is A.B.C.D
+ *                 or [IPv6]
+ *   -P HOST:PORT[:KEYID]   symmetric active peer (repeatable)
+ *   -q HOST:PORT[:KEYID]   do not run: ask that server (an ntpd-mini,
+ *                 ntp-node or ntpd) for its system and peer variables over
+ *                 mode 6, as `ntpq -p` does, print them and exit
  *   -n MINPOLL    -x MAXPOLL  poll interval bounds, log2 s (default 6, 10)
  *   -m STRATUM    serve the local clock at this stratum when unsynchronized
  *   -k FILE       key file;  -K ntp|chrony  its dialect (default chrony)
@@ -44,6 +49,7 @@
 #include "ntp.h"
 
 #define MAX_REMOTES 16
+#define MAX_SOCKETS 4
 
 /* ---- the software clock ------------------------------------------------
  * Unix time = base + (monotonic elapsed since base) * (1 + freq_ppm/1e6).
@@ -126,19 +132,49 @@ static void die_rc(const char *what, ntp_result rc) {
         }                                   \
     } while (0)
 
-/* Parses "A.B.C.D:PORT[:KEYID]". */
+/* Parses an IP address, IPv4 dotted or IPv6 (without brackets). */
+static int parse_ip(const char *text, ntp_sockaddr *addr) {
+    struct in_addr in;
+    struct in6_addr in6;
+    memset(addr, 0, sizeof *addr);
+    if (inet_pton(AF_INET, text, &in) == 1) {
+        addr->family = 4;
+        memcpy(addr->addr, &in.s_addr, 4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, &in6) == 1) {
+        addr->family = 6;
+        memcpy(addr->addr, in6.s6_addr, 16);
+        return 0;
+    }
+    return -1;
+}
+
+/* Parses "A.B.C.D:PORT[:KEYID]" or "[IPv6]:PORT[:KEYID]". */
 static int parse_remote(const char *arg, ntp_sockaddr *addr, uint32_t *key_id) {
     char host[64];
-    const char *colon = strchr(arg, ':');
-    struct in_addr in;
+    const char *start = arg, *stop, *colon;
     char *end;
     unsigned long port;
-    if (colon == NULL || (size_t)(colon - arg) >= sizeof host) {
+    if (*arg == '[') {
+        start = arg + 1;
+        stop = strchr(start, ']');
+        if (stop == NULL || stop[1] != ':') {
+            return -1;
+        }
+        colon = stop + 1;
+    } else {
+        stop = colon = strchr(arg, ':');
+        if (colon == NULL) {
+            return -1;
+        }
+    }
+    if ((size_t)(stop - start) >= sizeof host) {
         return -1;
     }
-    memcpy(host, arg, (size_t)(colon - arg));
-    host[colon - arg] = '\0';
-    if (inet_pton(AF_INET, host, &in) != 1) {
+    memcpy(host, start, (size_t)(stop - start));
+    host[stop - start] = '\0';
+    if (parse_ip(host, addr) != 0) {
         return -1;
     }
     port = strtoul(colon + 1, &end, 10);
@@ -152,11 +188,69 @@ static int parse_remote(const char *arg, ntp_sockaddr *addr, uint32_t *key_id) {
     if (*end != '\0') {
         return -1;
     }
-    memset(addr, 0, sizeof *addr);
-    addr->family = 4;
     addr->port = (uint16_t)port;
-    memcpy(addr->addr, &in.s_addr, 4);
     return 0;
+}
+
+/* ntp_sockaddr <-> the platform's sockaddr (the library never sees the
+ * latter). */
+static socklen_t to_platform(const ntp_sockaddr *a, struct sockaddr_storage *out) {
+    memset(out, 0, sizeof *out);
+    if (a->family == 4) {
+        struct sockaddr_in *in = (struct sockaddr_in *)out;
+        in->sin_family = AF_INET;
+        in->sin_port = htons(a->port);
+        memcpy(&in->sin_addr, a->addr, 4);
+        return sizeof *in;
+    }
+    if (a->family == 6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(a->port);
+        memcpy(&in6->sin6_addr, a->addr, 16);
+        return sizeof *in6;
+    }
+    return 0;
+}
+
+static int from_platform(const struct sockaddr_storage *in, ntp_sockaddr *out) {
+    memset(out, 0, sizeof *out);
+    if (in->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)in;
+        out->family = 4;
+        out->port = ntohs(v4->sin_port);
+        memcpy(out->addr, &v4->sin_addr, 4);
+        return 0;
+    }
+    if (in->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)in;
+        out->family = 6;
+        out->port = ntohs(v6->sin6_port);
+        memcpy(out->addr, &v6->sin6_addr, 16);
+        return 0;
+    }
+    return -1;
+}
+
+/* A non-blocking UDP socket bound to `a`, or -1. */
+static int open_socket(const ntp_sockaddr *a) {
+    struct sockaddr_storage ss;
+    socklen_t len = to_platform(a, &ss);
+    int one = 1;
+    int fd = socket(a->family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    /* An IPv6 socket takes IPv6 only: IPv4 has its own socket. */
+    if (a->family == 6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
 }
 
 static char *read_file(const char *path, size_t *len) {
@@ -183,6 +277,8 @@ static void format_addr(const ntp_sockaddr *a, char *out, size_t len) {
         inet_ntop(AF_INET, a->addr, ip, sizeof ip);
     } else if (a->family == 6) {
         inet_ntop(AF_INET6, a->addr, ip, sizeof ip);
+        snprintf(out, len, "[%s]:%u", ip, (unsigned)a->port);
+        return;
     }
     snprintf(out, len, "%s:%u", ip, (unsigned)a->port);
 }
@@ -232,32 +328,133 @@ static void log_event(const ntp_event *e) {
            (unsigned)e->stratum, e->value);
 }
 
+/* ---- -q: a mode 6 query, as `ntpq -p` --------------------------------- */
+
+/* One request and its response over the connected socket `fd`: the
+ * library builds the request, reassembles the response and keeps the
+ * deadlines (5 s, one retry); this function only moves datagrams. */
+static ntp_result ask(int fd, ntp_control_client *c, uint8_t opcode, uint16_t association) {
+    uint8_t buf[2048];
+    size_t n = 0;
+    ntp_result rc = ntp_control_client_request(c, opcode, association, NULL, 0, monotonic_seconds(), buf, sizeof buf, &n);
+    if (rc != NTP_RESULT_OK) {
+        return rc;
+    }
+    if (send(fd, buf, n, 0) < 0) {
+        perror("ntpd-mini: send");
+    }
+    for (;;) {
+        double deadline, wait;
+        struct pollfd pfd;
+        if (ntp_control_client_deadline(c, &deadline) != NTP_RESULT_OK) {
+            return NTP_RESULT_CONTROL_TIMEOUT;
+        }
+        wait = deadline - monotonic_seconds();
+        pfd.fd = fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (poll(&pfd, 1, wait <= 0 ? 0 : (int)ceil(wait * 1000.0)) < 0 && errno != EINTR) {
+            return NTP_RESULT_CONTROL_TIMEOUT;
+        }
+        if (pfd.revents & POLLIN) {
+            ssize_t got = recv(fd, buf, sizeof buf, 0);
+            uint32_t event = 0;
+            if (got < 0) {
+                continue; /* e.g. a port unreachable: the deadline decides */
+            }
+            rc = ntp_control_client_handle_datagram(c, buf, (size_t)got, monotonic_seconds(), &event);
+            if (rc != NTP_RESULT_OK || event == NTP_CONTROL_EVENT_COMPLETE) {
+                return rc;
+            }
+            continue;
+        }
+        rc = ntp_control_client_handle_timeout(c, monotonic_seconds(), buf, sizeof buf, &n);
+        if (rc != NTP_RESULT_OK) {
+            return rc;
+        }
+        if (n > 0 && send(fd, buf, n, 0) < 0) {
+            perror("ntpd-mini: send");
+        }
+    }
+}
+
+static int query(const ntp_sockaddr *server, const ntp_keyring *ring, uint32_t key_id) {
+    ntp_control_client *c = NULL;
+    ntp_control_association list[64];
+    ntp_control_system_vars sys;
+    size_t count = 0, i;
+    struct sockaddr_storage ss;
+    socklen_t len = to_platform(server, &ss);
+    ntp_sockaddr any;
+    int fd;
+    char addr[64];
+
+    memset(&any, 0, sizeof any);
+    any.family = server->family;
+    fd = open_socket(&any);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
+        perror("ntpd-mini: query socket");
+        return 2;
+    }
+    TRY("control client", ntp_control_client_new(ring, key_id, &c));
+    TRY("READSTAT", ask(fd, c, NTP_CONTROL_OP_READ_STATUS, 0));
+    TRY("association list", ntp_control_client_associations(c, list, sizeof list / sizeof list[0], &count));
+    TRY("READVAR", ask(fd, c, NTP_CONTROL_OP_READ_VARIABLES, 0));
+    TRY("system variables", ntp_control_client_system_vars(c, &sys));
+    printf("QSYS stratum=%d leap=%d refid=%s peer=%d offset=%.9f sys_jitter=%.9f root_delay=%.6f version=\"%s\"\n",
+           sys.stratum, sys.leap, sys.refid, sys.peer, sys.offset, sys.sys_jitter, sys.root_delay, sys.version);
+    printf("     remote                refid       st t poll reach    delay   offset   jitter\n");
+    for (i = 0; i < count; i++) {
+        ntp_control_peer_vars p;
+        TRY("READVAR association", ask(fd, c, NTP_CONTROL_OP_READ_VARIABLES, list[i].association_id));
+        TRY("peer variables", ntp_control_client_peer_vars(c, &p));
+        format_addr(&p.address, addr, sizeof addr);
+        printf("%c%-21s %-11s %2d %c %4d %5o %8.3f %8.3f %8.3f\n", p.tally, addr, p.refid, p.stratum,
+               p.hmode == 1 || p.hmode == 2 ? 's' : 'u', p.hpoll >= 0 && p.hpoll < 31 ? 1 << p.hpoll : -1,
+               p.reach < 0 ? 0u : (unsigned)p.reach, p.delay * 1e3, p.offset * 1e3, p.jitter * 1e3);
+        printf("QPEER id=%u addr=%s tally=%c stratum=%d reach=%03o hmode=%d offset=%.9f delay=%.9f\n",
+               (unsigned)p.association_id, addr, p.tally, p.stratum, p.reach < 0 ? 0u : (unsigned)p.reach, p.hmode,
+               p.offset, p.delay);
+    }
+    fflush(stdout);
+    ntp_control_client_free(c);
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    const char *bind_addr = "127.0.0.1", *key_path = NULL, *trusted = NULL;
+    const char *bind_addrs[MAX_SOCKETS], *key_path = NULL, *trusted = NULL, *query_target = NULL;
+    int n_binds = 0, fds[MAX_SOCKETS], n_fds = 0;
+    ntp_sockaddr selves[MAX_SOCKETS];
     uint32_t dialect = NTP_KEY_FILE_DIALECT_CHRONY_KEYS;
     uint16_t port = 123;
     ntp_sockaddr remotes[MAX_REMOTES];
     uint32_t remote_keys[MAX_REMOTES], remote_modes[MAX_REMOTES];
-    int n_remotes = 0, verbose = 0, opt, fd, i;
+    int n_remotes = 0, verbose = 0, opt, i;
     int8_t minpoll = 6, maxpoll = 10;
     double initial_offset = 0.0, run_for = -1.0, started;
     ntp_engine_options opts;
     ntp_keyring *ring = NULL;
     ntp_engine *engine = NULL;
     struct softclock clk;
-    struct sockaddr_in local;
     ntp_timestamp deadline;
-    ntp_sockaddr self;
 
     TRY("options", ntp_engine_options_init(&opts));
-    while ((opt = getopt(argc, argv, "b:p:s:P:n:x:m:k:K:T:ao:t:v")) != -1) {
+    while ((opt = getopt(argc, argv, "b:p:s:P:q:n:x:m:k:K:T:ao:t:v")) != -1) {
         switch (opt) {
-        case 'b': bind_addr = optarg; break;
+        case 'b':
+            if (n_binds == MAX_SOCKETS) {
+                fprintf(stderr, "ntpd-mini: at most %d -b addresses\n", MAX_SOCKETS);
+                return 2;
+            }
+            bind_addrs[n_binds++] = optarg;
+            break;
+        case 'q': query_target = optarg; break;
         case 'p': port = (uint16_t)atoi(optarg); break;
         case 's':
         case 'P':
             if (n_remotes == MAX_REMOTES || parse_remote(optarg, &remotes[n_remotes], &remote_keys[n_remotes]) != 0) {
-                fprintf(stderr, "ntpd-mini: bad remote '%s' (A.B.C.D:PORT[:KEYID])\n", optarg);
+                fprintf(stderr, "ntpd-mini: bad remote '%s' (A.B.C.D:PORT[:KEYID] or [IPv6]:PORT[:KEYID])\n", optarg);
                 return 2;
             }
             remote_modes[n_remotes++] = opt == 's' ? NTP_ASSOCIATION_MODE_CLIENT : NTP_ASSOCIATION_MODE_SYMMETRIC_ACTIVE;
@@ -294,26 +491,40 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* The socket. */
-    fd = socket(AF_INET, SOCK_DGRAM, 0);
-    memset(&local, 0, sizeof local);
-    local.sin_family = AF_INET;
-    local.sin_port = htons(port);
-    if (fd < 0 || inet_pton(AF_INET, bind_addr, &local.sin_addr) != 1 ||
-        bind(fd, (struct sockaddr *)&local, sizeof local) != 0) {
-        perror("ntpd-mini: socket/bind");
-        return 2;
+    if (query_target != NULL) {
+        ntp_sockaddr server;
+        uint32_t key_id;
+        int rc;
+        if (parse_remote(query_target, &server, &key_id) != 0) {
+            fprintf(stderr, "ntpd-mini: bad -q '%s' (A.B.C.D:PORT[:KEYID] or [IPv6]:PORT[:KEYID])\n", query_target);
+            return 2;
+        }
+        rc = query(&server, ring, key_id);
+        ntp_keyring_free(ring);
+        return rc;
     }
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 
-    /* Our own address: a source whose reference id names it is synchronized
-     * to us, and the engine refuses it (a timing loop between peers). */
-    memset(&self, 0, sizeof self);
-    self.family = 4;
-    self.port = port;
-    memcpy(self.addr, &local.sin_addr, 4);
-    opts.local_addresses = &self;
-    opts.local_address_count = 1;
+    /* One socket per bound address, IPv4 or IPv6. */
+    if (n_binds == 0) {
+        bind_addrs[n_binds++] = "127.0.0.1";
+    }
+    for (i = 0; i < n_binds; i++) {
+        if (parse_ip(bind_addrs[i], &selves[i]) != 0) {
+            fprintf(stderr, "ntpd-mini: bad -b address '%s'\n", bind_addrs[i]);
+            return 2;
+        }
+        selves[i].port = port;
+        if ((fds[n_fds++] = open_socket(&selves[i])) < 0) {
+            fprintf(stderr, "ntpd-mini: socket/bind %s: %s\n", bind_addrs[i], strerror(errno));
+            return 2;
+        }
+    }
+
+    /* Our own addresses: a source whose reference id names one is
+     * synchronized to us, and the engine refuses it (a timing loop between
+     * peers). */
+    opts.local_addresses = selves;
+    opts.local_address_count = (size_t)n_binds;
 
     /* The engine: it copies the keyring, which we free at once. */
     softclock_init(&clk, initial_offset);
@@ -346,13 +557,14 @@ int main(int argc, char **argv) {
         sigaction(SIGINT, &sa, NULL);
     }
     started = monotonic_seconds();
-    printf("ntpd-mini %s on %s:%u, %d remote(s)\n", ntp_version(), bind_addr, (unsigned)port, n_remotes);
+    printf("ntpd-mini %s on %d socket(s) (first %s), port %u, %d remote(s)\n", ntp_version(), n_fds, bind_addrs[0],
+           (unsigned)port, n_remotes);
     fflush(stdout);
 
     for (;;) {
         uint8_t buf[NTP_MAX_DATAGRAM * 4];
         ntp_output out;
-        struct pollfd pfd;
+        struct pollfd pfds[MAX_SOCKETS];
         double wait;
         int timeout_ms;
 
@@ -365,16 +577,17 @@ int main(int argc, char **argv) {
             }
             switch (out.kind) {
             case NTP_OUTPUT_KIND_TRANSMIT: {
-                struct sockaddr_in to;
-                if (out.destination.family != 4) {
-                    break; /* this socket is IPv4 only */
-                }
-                memset(&to, 0, sizeof to);
-                to.sin_family = AF_INET;
-                to.sin_port = htons(out.destination.port);
-                memcpy(&to.sin_addr, out.destination.addr, 4);
-                if (sendto(fd, buf, out.len, 0, (struct sockaddr *)&to, sizeof to) < 0 && verbose) {
-                    perror("ntpd-mini: sendto");
+                /* From the first socket of the destination's family. */
+                struct sockaddr_storage to;
+                socklen_t to_len = to_platform(&out.destination, &to);
+                int k, sent = 0;
+                for (k = 0; k < n_fds && !sent; k++) {
+                    if (selves[k].family == out.destination.family) {
+                        sent = 1;
+                        if (sendto(fds[k], buf, out.len, 0, (struct sockaddr *)&to, to_len) < 0 && verbose) {
+                            perror("ntpd-mini: sendto");
+                        }
+                    }
                 }
                 break;
             }
@@ -406,27 +619,31 @@ int main(int argc, char **argv) {
 
         TRY("diff", ntp_timestamp_diff(deadline, softclock_now(&clk), &wait));
         timeout_ms = wait <= 0 ? 0 : wait > 0.5 ? 500 : (int)ceil(wait * 1000.0);
-        pfd.fd = fd;
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR) {
+        for (i = 0; i < n_fds; i++) {
+            pfds[i].fd = fds[i];
+            pfds[i].events = POLLIN;
+            pfds[i].revents = 0;
+        }
+        if (poll(pfds, (nfds_t)n_fds, timeout_ms) < 0 && errno != EINTR) {
             perror("ntpd-mini: poll");
             break;
         }
-        if (pfd.revents & POLLIN) {
+        for (i = 0; i < n_fds; i++) {
+            if (!(pfds[i].revents & POLLIN)) {
+                continue;
+            }
             for (;;) {
-                struct sockaddr_in from;
+                struct sockaddr_storage from;
                 socklen_t from_len = sizeof from;
-                ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
+                ssize_t n = recvfrom(fds[i], buf, sizeof buf, 0, (struct sockaddr *)&from, &from_len);
                 ntp_timestamp now = softclock_now(&clk); /* receive time, as early as we can */
                 ntp_sockaddr src;
                 if (n < 0) {
                     break;
                 }
-                memset(&src, 0, sizeof src);
-                src.family = 4;
-                src.port = ntohs(from.sin_port);
-                memcpy(src.addr, &from.sin_addr, 4);
+                if (from_platform(&from, &src) != 0) {
+                    continue;
+                }
                 TRY("datagram", ntp_engine_handle_datagram(engine, now, &src, buf, (size_t)n));
             }
         }
@@ -441,6 +658,8 @@ int main(int argc, char **argv) {
 
     print_status(engine, softclock_now(&clk));
     ntp_engine_free(engine);
-    close(fd);
+    for (i = 0; i < n_fds; i++) {
+        close(fds[i]);
+    }
     return 0;
 }

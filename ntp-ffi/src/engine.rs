@@ -498,6 +498,29 @@ pub struct ntp_output {
     pub event: ntp_event,
 }
 
+impl ntp_output {
+    /// Every field zero, as the fields a kind does not use must be.
+    const EMPTY: ntp_output = ntp_output {
+        kind: 0,
+        destination: ntp_sockaddr::NONE,
+        len: 0,
+        deadline: 0,
+        step_seconds: 0.0,
+        frequency_ppm: 0.0,
+        event: ntp_event {
+            kind: 0,
+            association_id: 0,
+            other_association_id: 0,
+            address: ntp_sockaddr::NONE,
+            code: 0,
+            kiss_code: [0; 4],
+            stratum: 0,
+            ephemeral: false,
+            value: 0.0,
+        },
+    };
+}
+
 /// Takes the next output of the engine into `out`; a TRANSMIT's datagram
 /// is copied into the caller's `buf` (`buf_len` bytes, which must be at
 /// least `NTP_MAX_DATAGRAM`, checked before anything is taken so no output
@@ -516,38 +539,43 @@ pub extern "C" fn ntp_engine_poll_output(
         if buf.len() < NTP_MAX_DATAGRAM {
             return Err(ntp_result::InsufficientSize);
         }
-        let mut o = ntp_output::default();
         // Matched by reference: moving the transmit out of the output would
         // copy its whole 512-byte buffer once more per datagram.
         let output = engine.inner.poll_output();
-        let kind = match &output {
+        // The payload first: the one step that could fail (it cannot, the
+        // buffer was checked), before anything of `out` is written.
+        if let Output::Transmit(t) = &output {
+            let payload = t.payload();
+            buf.get_mut(..payload.len()).ok_or(ntp_result::InsufficientSize)?.copy_from_slice(payload);
+        }
+        // Zeroed as a whole, then the kind's few fields: a struct built per
+        // arm and copied out was stored field by field, 35 stores, the
+        // larger part of this call's own cost.
+        *out = ntp_output::EMPTY;
+        out.kind = match &output {
             Output::Transmit(t) => {
-                let payload = t.payload();
-                buf.get_mut(..payload.len()).ok_or(ntp_result::InsufficientSize)?.copy_from_slice(payload);
-                o.destination = ntp_sockaddr::from_socket_addr(t.destination);
-                o.len = payload.len();
+                out.destination = ntp_sockaddr::from_socket_addr(t.destination);
+                out.len = t.payload().len();
                 ntp_output_kind::Transmit
             }
             Output::Clock(ClockAction::Step { offset }) => {
-                o.step_seconds = *offset;
+                out.step_seconds = *offset;
                 ntp_output_kind::ClockStep
             }
             Output::Clock(ClockAction::SetFrequency { ppm }) => {
-                o.frequency_ppm = *ppm;
+                out.frequency_ppm = *ppm;
                 ntp_output_kind::ClockFrequency
             }
             Output::Event(e) => {
-                o.event = event(*e);
+                out.event = event(*e);
                 ntp_output_kind::Event
             }
             Output::Timeout(at) => {
-                o.deadline = at.to_bits();
+                out.deadline = at.to_bits();
                 ntp_output_kind::Timeout
             }
             _ => ntp_output_kind::Other,
-        };
-        o.kind = kind as u32;
-        *out = o;
+        } as u32;
         Ok(())
     })
 }

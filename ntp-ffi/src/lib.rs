@@ -1,8 +1,8 @@
 //! # ntp-ffi
 //!
 //! The C ABI of the NTP library family: the packet codec and trailer of
-//! `ntp-wire`, its symmetric-key authentication, and the sans-IO engine of
-//! `ntp-algo`. The header `include/ntp.h` is generated from this crate by
+//! `ntp-wire`, its symmetric-key authentication, the sans-IO engine of
+//! `ntp-algo` and its mode 6 control client. The header `include/ntp.h` is generated from this crate by
 //! cbindgen; C code needs nothing else.
 //!
 //! This crate adds no protocol logic: every function checks its pointers,
@@ -36,6 +36,7 @@
 mod addr;
 mod auth;
 mod config;
+mod control;
 mod engine;
 mod ptr;
 mod result;
@@ -52,6 +53,15 @@ pub use auth::{
 pub use config::{
     NTP_DIALECT_CHRONY, NTP_DIALECT_DETECT, NTP_DIALECT_IOS, NTP_DIALECT_NTPCONF, NTP_DIALECT_VRP, ntp_config_check,
     ntp_engine_new_from_config,
+};
+pub use control::{
+    NTP_CONTROL_FILTER_LEN, NTP_CONTROL_OP_READ_STATUS, NTP_CONTROL_OP_READ_VARIABLES, NTP_CONTROL_TEXT_LEN,
+    ntp_control_association, ntp_control_client, ntp_control_client_associations, ntp_control_client_cancel,
+    ntp_control_client_deadline, ntp_control_client_free, ntp_control_client_handle_datagram,
+    ntp_control_client_handle_timeout, ntp_control_client_new, ntp_control_client_peer_vars,
+    ntp_control_client_request, ntp_control_client_response, ntp_control_client_response_data,
+    ntp_control_client_response_text, ntp_control_client_server_error, ntp_control_client_system_vars,
+    ntp_control_event, ntp_control_peer_vars, ntp_control_response, ntp_control_system_vars,
 };
 pub use engine::{
     ntp_association_config, ntp_association_config_init, ntp_association_mode, ntp_clock_state, ntp_counters,

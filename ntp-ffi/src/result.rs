@@ -3,7 +3,7 @@
 //! Codes are grouped in ranges so a caller can classify an error without
 //! knowing every code: 1-99 misuse of the ABI itself, 100-199 wire format,
 //! 200-299 authentication and keys, 300-399 configuration (key files,
-//! associations), 400-499 the engine. A number is never reused for another
+//! associations), 400-499 the engine, 500-599 the mode 6 control client. A number is never reused for another
 //! meaning; new codes take fresh numbers.
 
 use std::ffi::c_char;
@@ -16,8 +16,8 @@ use crate::ptr::{self, boundary};
 
 /// What a call did. 0 is success. Codes are grouped in ranges: 1-99
 /// misuse of the ABI, 100-199 wire format, 200-299 authentication and
-/// keys, 300-399 configuration, 400-499 the engine. A number is never
-/// reused for another meaning.
+/// keys, 300-399 configuration, 400-499 the engine, 500-599 the mode 6
+/// control client. A number is never reused for another meaning.
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ntp_result {
@@ -108,6 +108,22 @@ pub enum ntp_result {
 
     /// No association has this id.
     EngineNoSuchAssociation = 400,
+
+    /// The control client has a request in flight already.
+    ControlBusy = 500,
+    /// No complete response after one retry (ntpq's timeouts).
+    ControlTimeout = 501,
+    /// The server answered with a mode 6 error code (see
+    /// `ntp_control_client_server_error`).
+    ControlServerError = 502,
+    /// A response's MAC did not verify with the client's key.
+    ControlUnauthenticated = 503,
+    /// A response's variable list, or a value in it, did not parse.
+    ControlBadResponse = 504,
+    /// No complete response is held (none yet, or a new request started).
+    ControlNoResponse = 505,
+    /// A control client error this version of the ABI has no code for.
+    ControlOther = 599,
 }
 
 impl ntp_result {
@@ -158,11 +174,18 @@ impl ntp_result {
             ntp_result::ConfigUnresolved => "the configuration names key files or hosts this call cannot read",
             ntp_result::ConfigOther => "invalid configuration",
             ntp_result::EngineNoSuchAssociation => "no association has this id",
+            ntp_result::ControlBusy => "a mode 6 request is already in flight",
+            ntp_result::ControlTimeout => "no mode 6 response (timed out after one retry)",
+            ntp_result::ControlServerError => "the server answered the mode 6 request with an error",
+            ntp_result::ControlUnauthenticated => "the mode 6 response did not authenticate",
+            ntp_result::ControlBadResponse => "the mode 6 response's variables did not parse",
+            ntp_result::ControlNoResponse => "no complete mode 6 response is held",
+            ntp_result::ControlOther => "mode 6 request failed",
         }
     }
 
     /// Every code, to look a raw number up without transmuting it.
-    pub(crate) const ALL: [ntp_result; 41] = [
+    pub(crate) const ALL: [ntp_result; 48] = [
         ntp_result::Ok,
         ntp_result::NullParameter,
         ntp_result::InsufficientSize,
@@ -204,6 +227,13 @@ impl ntp_result {
         ntp_result::ConfigUnresolved,
         ntp_result::ConfigOther,
         ntp_result::EngineNoSuchAssociation,
+        ntp_result::ControlBusy,
+        ntp_result::ControlTimeout,
+        ntp_result::ControlServerError,
+        ntp_result::ControlUnauthenticated,
+        ntp_result::ControlBadResponse,
+        ntp_result::ControlNoResponse,
+        ntp_result::ControlOther,
     ];
 
     fn from_code(code: u32) -> Option<ntp_result> {
