@@ -132,6 +132,12 @@ pub use nts::{
     NtsResponseCheck, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer, nts_ke_limits,
     nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak, nts_write_response,
 };
+// NTS-KE over TLS 1.3 (rustls, sans-IO).
+#[cfg(feature = "tls")]
+pub use nts::{
+    NTS_KE_ALPN, NTS_KE_PORT, NtsKeClient, NtsKeOutcome, NtsKeRequest, NtsKeServer, NtsTlsError, nts_ke_client_config,
+    nts_ke_server_config, nts_ke_server_config_from_pem, nts_ke_trust_roots, nts_ke_trust_roots_from_pem,
+};
 pub use ratelimit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use select::{Candidate, Outcome as SelectOutcome, SelectConfig, SelectError, Selector};
 pub use server::{DropReason, MAX_REPLY_LEN, Request, Responder, ResponderConfig, ResponderCounters, Response};

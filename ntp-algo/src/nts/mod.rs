@@ -14,6 +14,8 @@ mod keys;
 mod random;
 mod scan;
 mod server;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::{NtsClient, NtsResponseCheck};
 pub use cookie::{
@@ -26,6 +28,11 @@ pub use ke::{
 pub use keys::{NTS_EXPORTER_LABEL, NtsKeyDirection, NtsKeys, nts_exporter_context};
 pub use random::RandomSource;
 pub use server::{NtsRequest, NtsRequestCheck, nts_check_request, nts_write_nak, nts_write_response};
+#[cfg(feature = "tls")]
+pub use tls::{
+    NTS_KE_ALPN, NTS_KE_PORT, NtsKeClient, NtsKeOutcome, NtsKeRequest, NtsKeServer, NtsTlsError, nts_ke_client_config,
+    nts_ke_server_config, nts_ke_server_config_from_pem, nts_ke_trust_roots, nts_ke_trust_roots_from_pem,
+};
 
 /// The kiss code a server sends when it cannot open a request's cookie
 /// (RFC 8915 §5.7).
