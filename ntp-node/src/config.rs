@@ -258,6 +258,7 @@ pub(crate) fn merge_run_args(
         config.drift_file.clone_from(&args.drift_file);
     }
     args.apply_runtime_options(&mut config)?;
+    args.apply_nts_options(&mut config)?;
     Ok((config, leap_seconds))
 }
 
