@@ -635,6 +635,11 @@ mod tests {
             "--status-file",
             "--json-log",
             "--duration",
+            "--nts-cert",
+            "--nts-key",
+            "--nts-listen",
+            "--nts-rotate",
+            "--nts-trusted-cert",
             "log2 seconds",
             "[default: 0.0.0.0:123]",
             "[default: software]",
@@ -723,5 +728,63 @@ mod tests {
         assert_eq!(parse_remote("[2001:db8::1]").unwrap(), "[2001:db8::1]:123".parse().unwrap());
         assert_eq!(parse_remote("[2001:db8::1]:9").unwrap(), "[2001:db8::1]:9".parse().unwrap());
         assert!(parse_remote("localhost:notaport").is_err());
+    }
+
+    #[test]
+    fn test_nts_options_build_the_node_config() {
+        let args = run_args(&[
+            "--server",
+            "127.0.0.1:11123,nts,ntsport=14460,minpoll=0",
+            "--server",
+            "[::1],nts",
+            "--server",
+            "192.0.2.1,iburst",
+            "--nts-trusted-cert",
+            "/etc/ca.pem",
+            "--nts-cert",
+            "/etc/chain.pem",
+            "--nts-key",
+            "/etc/key.pem",
+            "--nts-listen",
+            "127.0.0.1:4461",
+            "--nts-rotate",
+            "3600",
+        ]);
+        let config = args.node_config().unwrap();
+        let nts: Vec<bool> = config.associations.iter().map(|a| a.nts).collect();
+        assert_eq!(nts, [true, true, false]);
+        assert_eq!(
+            config.nts_ke_targets,
+            [
+                NtsKeTarget {
+                    association: "127.0.0.1:11123".parse().unwrap(),
+                    name: "127.0.0.1".to_owned(),
+                    address: "127.0.0.1:14460".parse().unwrap(),
+                },
+                NtsKeTarget {
+                    association: "[::1]:123".parse().unwrap(),
+                    name: "::1".to_owned(),
+                    address: "[::1]:4460".parse().unwrap(),
+                },
+            ]
+        );
+        assert_eq!(config.nts_trusted_certs, [PathBuf::from("/etc/ca.pem")]);
+        let server = config.nts_ke_server.unwrap();
+        assert_eq!((server.cert_chain.to_str(), server.key.to_str()), (Some("/etc/chain.pem"), Some("/etc/key.pem")));
+        assert_eq!(server.listen, ["127.0.0.1:4461".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(config.engine.nts_server.unwrap().rotation_interval, 3600);
+        // NTS is for client associations, without a key; the key file needs its certificate.
+        assert!(run_args(&["--peer", "192.0.2.1,nts"]).node_config().is_err());
+        assert!(run_args(&["--server", "192.0.2.1,nts,key=1", "--key", "1 md5 x"]).node_config().is_err());
+        assert!(run_args(&["--server", "192.0.2.1,nts,ntsport=70000"]).node_config().is_err());
+        assert!(parse(&["run", "--nts-cert", "/c.pem"]).is_err());
+        // A host name is the name the certificate must carry.
+        let association = AssociationConfig::client("192.0.2.7:123".parse().unwrap()).with_nts(true);
+        let target = nts_target("time.example:123,nts", &association).unwrap().unwrap();
+        assert_eq!((target.name.as_str(), target.address), ("time.example", "192.0.2.7:4460".parse().unwrap()));
+        assert_eq!(
+            nts_target("192.0.2.7", &AssociationConfig::client("192.0.2.7:123".parse().unwrap())).unwrap(),
+            None
+        );
     }
 }

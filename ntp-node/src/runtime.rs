@@ -1034,4 +1034,55 @@ mod tests {
         config.drift_file = Some(path);
         assert!(matches!(Node::new(config, SoftwareClock::new(0.0, 0.0)), Err(NodeError::Drift(_))));
     }
+
+    /// An NTS server and an NTS client node in this thread: the client
+    /// fetches cookies over TLS from the server's NTS-KE port, and every
+    /// sample it takes is NTS-authenticated.
+    #[test]
+    fn test_nts_client_synchronizes_to_an_nts_server_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.engine.local_reference_stratum = Some(2);
+        config.log = LogFormat::Off;
+        let mut settings = NtsKeServerSettings::new(cert.clone(), key);
+        settings.listen = vec![addr("127.0.0.1:0")];
+        config.nts_ke_server = Some(settings);
+        let mut server = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap();
+        let ntp = server.local_addrs()[0];
+        let ke = server.nts_ke_addrs()[0];
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.log = LogFormat::Off;
+        // The client knows the server only by a placeholder port: NTS-KE's
+        // Port record (the server's UDP port is not 123) moves it.
+        let placeholder = SocketAddr::new(ntp.ip(), 9);
+        let mut association = AssociationConfig::client(placeholder).with_nts(true);
+        association.min_poll = 0;
+        association.max_poll = 0;
+        association.iburst = true;
+        config.associations.push(association);
+        config.nts_trusted_certs = vec![cert];
+        config.nts_ke_targets =
+            vec![NtsKeTarget { association: placeholder, name: "127.0.0.1".to_owned(), address: ke }];
+        let mut client = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap();
+        run_until_synchronized(&mut server, &mut client, Duration::from_secs(20));
+        assert_eq!(client.nts_ke_client_counts(), (1, 0));
+        assert_eq!(client.snapshot().system.system_peer, Some(ntp));
+        let counters = server.nts_ke_server_counters();
+        assert_eq!((counters.accepted, counters.served, counters.failed), (1, 1, 0));
+        let association = client.engine().association_at(ntp).unwrap();
+        assert!(association.counters().samples >= 1);
+        assert_eq!(client.engine().counters().nts_rejected, 0);
+        // An NTS node without a usable certificate does not start.
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.nts_ke_server = Some(NtsKeServerSettings::new(dir.path().join("none.pem"), dir.path().join("none.key")));
+        let error = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap_err().to_string();
+        assert!(error.contains("none.pem"), "{error}");
+    }
 }
