@@ -129,8 +129,9 @@ pub use nts::{
     CookieJar, MasterKeys, NTS_COOKIE_LEN, NTS_EXPORTER_LABEL, NTS_JAR_CAPACITY, NTS_KISS_NTSN, NTS_MAX_COOKIE_LEN,
     NTS_MAX_MASTER_KEYS, NTS_NONCE_LEN, NTS_UNIQUE_ID_LEN, NtsClient, NtsCookieError, NtsError, NtsKeAnswer,
     NtsKeError, NtsKeResponse, NtsKeServerConfig, NtsKeyDirection, NtsKeys, NtsRequest, NtsRequestCheck,
-    NtsResponseCheck, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer, nts_ke_limits,
-    nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak, nts_write_response,
+    NtsResponseCheck, NtsServerConfig, OsRandom, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer,
+    nts_ke_limits, nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak,
+    nts_write_response,
 };
 // NTS-KE over TLS 1.3 (rustls, sans-IO).
 #[cfg(feature = "tls")]

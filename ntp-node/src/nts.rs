@@ -54,8 +54,10 @@ pub struct NtsKeServerSettings {
     /// Its private key, PEM.
     pub key: PathBuf,
     /// TCP addresses to listen on; empty: each UDP listen address with
-    /// port [`ntp_algo::NTS_KE_PORT`] (4460).
+    /// `port`.
     pub listen: Vec<SocketAddr>,
+    /// The TCP port of the default listen addresses (RFC 8915 §4: 4460).
+    pub port: u16,
     /// The NTP server clients are told to use, when not this host (RFC
     /// 8915 §4.1.7).
     pub ntp_server: Option<String>,
@@ -68,7 +70,14 @@ impl NtsKeServerSettings {
     /// A server with the certificate chain and key from these PEM files,
     /// on the default addresses.
     pub fn new(cert_chain: PathBuf, key: PathBuf) -> Self {
-        NtsKeServerSettings { cert_chain, key, listen: Vec::new(), ntp_server: None, ntp_port: None }
+        NtsKeServerSettings {
+            cert_chain,
+            key,
+            listen: Vec::new(),
+            port: ntp_algo::NTS_KE_PORT,
+            ntp_server: None,
+            ntp_port: None,
+        }
     }
 }
 

@@ -282,7 +282,7 @@ impl<C: Clock> Node<C> {
         let mut nts = NtsRuntime::default();
         if let Some(settings) = &config.nts_ke_server {
             let listen: Vec<SocketAddr> = if settings.listen.is_empty() {
-                local.iter().map(|a| SocketAddr::new(a.ip(), ntp_algo::NTS_KE_PORT)).collect()
+                local.iter().map(|a| SocketAddr::new(a.ip(), settings.port)).collect()
             } else {
                 settings.listen.clone()
             };
