@@ -477,7 +477,7 @@ ntstrustedcerts ca.pem
 ntsrotate 60
 ",
         );
-        let parsed = parse_file(&path, None).unwrap();
+        let parsed = parse_file(&path, Some(Dialect::Chrony)).unwrap();
         let resolve = |name: &str| (name == "time.example").then(|| "192.0.2.7".parse().unwrap());
         let node = from_parsed(&path, parsed, None, resolve).unwrap().node;
         let nts: Vec<bool> = node.associations.iter().map(|a| a.nts).collect();
