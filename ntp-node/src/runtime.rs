@@ -476,10 +476,10 @@ impl<C: Clock> Node<C> {
         if let Some(server) = &mut self.nts.server {
             let (engine, clock) = (&mut self.engine, &mut self.clock);
             let config = NtsKeServerConfig { ntp_server: self.nts.ntp_server.as_deref(), ntp_port: self.nts.ntp_port };
-            // Eight cookies of about 100 bytes, a server name and a port.
-            let mut out = vec![0u8; 4096];
             server.progress(
                 |request| {
+                    // Eight cookies of about 100 bytes, a server name and a port.
+                    let mut out = vec![0u8; 4096];
                     let now = clock.now();
                     let answer = engine
                         .nts_ke_answer(now, &request.message, &request.keys, config, &mut out)
