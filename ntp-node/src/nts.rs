@@ -614,6 +614,12 @@ fn drive(state: &mut TaskState, now: Instant) -> Result<Option<NtsKeOutcome>, St
 /// resolved here) and port (123 when absent, RFC 8915 §4.1.8); `None` when
 /// it names neither, and the association keeps its own address.
 ///
+/// Departure from RFC 8915 §4.1.8, which has a missing Port record mean
+/// 123: when the answer names neither server nor port, the association
+/// keeps the address it was configured with, port included, because that
+/// port is the operator's word (a server on another port that does not
+/// say so is more likely than one that wants 123 against its config).
+///
 /// A name is resolved with the system resolver, which blocks; servers
 /// name addresses or their own host in practice, and this runs once per
 /// key exchange.
