@@ -48,6 +48,7 @@ declare -A NEEDED_PACKAGES=(
     [capsh]=libcap2-bin
     [ip]=iproute2
     [taskset]=util-linux
+    [openssl]=openssl
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }

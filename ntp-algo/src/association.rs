@@ -56,6 +56,13 @@ pub struct AssociationConfig {
     pub burst: bool,
     /// Prefer this source among equals.
     pub prefer: bool,
+    /// Authenticate with Network Time Security (RFC 8915) instead of a
+    /// symmetric key: requests carry an NTS cookie and authenticator, and
+    /// only replies that authenticate with the session keys are used. The
+    /// association sends nothing until the runtime has run NTS-KE and
+    /// handed the keys and cookies over (`Engine::provision_nts`). Client
+    /// mode only, and not together with `key_id`.
+    pub nts: bool,
 }
 
 impl AssociationConfig {
@@ -70,6 +77,7 @@ impl AssociationConfig {
             iburst: false,
             burst: false,
             prefer: false,
+            nts: false,
         }
     }
 
@@ -119,6 +127,15 @@ impl AssociationConfig {
         self
     }
 
+    /// Authenticate with NTS (RFC 8915) instead of a symmetric key; the
+    /// association sends nothing until it is provisioned with keys and
+    /// cookies from NTS-KE.
+    #[must_use]
+    pub const fn with_nts(mut self, nts: bool) -> Self {
+        self.nts = nts;
+        self
+    }
+
     /// Checks the values against their allowed ranges.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for poll in [self.min_poll, self.max_poll] {
@@ -131,6 +148,13 @@ impl AssociationConfig {
         }
         if self.key_id == Some(0) {
             return Err(ConfigError::ZeroKeyId);
+        }
+        if self.nts && self.mode != AssociationMode::Client {
+            // RFC 8915 defines NTS for client/server mode only.
+            return Err(ConfigError::NtsMode { mode: self.mode });
+        }
+        if self.nts && self.key_id.is_some() {
+            return Err(ConfigError::NtsWithKey);
         }
         Ok(())
     }
@@ -181,6 +205,29 @@ pub enum ConfigError {
         /// The limit.
         limit: usize,
     },
+    /// NTS asked for an association mode it does not protect (RFC 8915
+    /// defines it for client/server only).
+    #[error("NTS authenticates client associations only, not {}", mode.name())]
+    NtsMode {
+        /// The mode given.
+        mode: AssociationMode,
+    },
+    /// NTS and a symmetric key on the same association.
+    #[error("an association authenticates with NTS or with a key, not both")]
+    NtsWithKey,
+    /// NTS keys or cookies given to an association that does not use NTS.
+    #[error("association {id} does not use NTS")]
+    NotNts {
+        /// The association.
+        id: AssociationId,
+    },
+    /// NTS provisioning without a usable cookie (none, or all empty or
+    /// longer than 1024 bytes).
+    #[error("NTS provisioning needs at least one cookie of 1 to 1024 bytes")]
+    NoNtsCookies,
+    /// The engine does not serve NTS (no `EngineConfig::with_nts_server`).
+    #[error("NTS service is not enabled")]
+    NtsServerDisabled,
 }
 
 /// How an arriving packet authenticated, as the engine found out.
@@ -195,8 +242,12 @@ pub(crate) enum AuthStatus {
     },
     /// A crypto-NAK.
     CryptoNak,
-    /// A MAC that did not verify, or an unknown or untrusted key.
+    /// A MAC that did not verify, or an unknown or untrusted key; or, for
+    /// an NTS association, a reply that did not authenticate.
     Failed,
+    /// An NTS reply that answers our outstanding request and verified with
+    /// the server-to-client key (RFC 8915 §5.7).
+    Nts,
 }
 
 /// What the engine knows that an association needs to judge a packet.
@@ -477,6 +528,18 @@ impl Association {
         &self.counters
     }
 
+    /// Moves the association to another remote address (NTS-KE named
+    /// another NTP server); the owner re-files it by address.
+    pub(crate) fn set_address(&mut self, address: SocketAddr) {
+        self.config.address = address;
+    }
+
+    /// An NTS association just got keys and cookies: poll at once rather
+    /// than wait out the interval the silent polls backed off to.
+    pub(crate) fn poll_soon(&mut self, now: f64) {
+        self.next_poll = self.next_poll.min(now);
+    }
+
     /// Our last transmit timestamp still awaiting its reply (zero if none).
     pub fn pending_origin(&self) -> NtpTimestamp {
         self.xmt
@@ -502,6 +565,11 @@ impl Association {
     }
 
     fn authentic(&self, auth: AuthStatus, require: bool) -> bool {
+        // An NTS association takes NTS-authenticated packets only; NTS
+        // proves nothing for any other association.
+        if self.config.nts || auth == AuthStatus::Nts {
+            return self.config.nts && auth == AuthStatus::Nts;
+        }
         match (auth, self.config.key_id) {
             (AuthStatus::Verified { key_id }, Some(expected)) => key_id == expected,
             (AuthStatus::Verified { .. }, None) => true,

@@ -66,6 +66,10 @@ use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 use crate::filter::FilterVerdict;
 use crate::ids::{AssociationId, AssociationMode};
 use crate::leap::{LeapCommand, LeapCommandError, LeapSecondsList};
+use crate::nts::{
+    MasterKeys, NtsKeAnswer, NtsKeError, NtsKeServerConfig, NtsKeys, NtsServerConfig, NtsState, RandomSlot,
+    RandomSource, ReplyCheck, RequestSeal, has_nts_fields,
+};
 use crate::onwire::log2_seconds;
 use crate::select::{Candidate, SelectConfig, Selector};
 use crate::server::{Responder, ResponderConfig, Response};
@@ -130,6 +134,12 @@ pub struct EngineConfig {
     /// default, and only sources the access list above also lets query),
     /// its rate limit, the control key. See [`ControlConfig`].
     pub control: ControlConfig,
+    /// Answer NTS-protected requests (RFC 8915) with cookies sealed by
+    /// master keys the engine makes and rotates; `None` (the default)
+    /// drops them, as chrony does without `ntsserverkey`.
+    pub nts_server: Option<NtsServerConfig>,
+    /// Where NTS gets random bytes (unique ids, nonces, master keys).
+    random: RandomSlot,
 }
 
 impl Default for EngineConfig {
@@ -151,6 +161,8 @@ impl Default for EngineConfig {
             orphan_wait: 300.0,
             saved_frequency_ppm: None,
             control: ControlConfig::default(),
+            nts_server: None,
+            random: RandomSlot::default(),
         }
     }
 }
@@ -202,6 +214,25 @@ impl EngineConfig {
     #[must_use]
     pub fn with_responder(mut self, responder: ResponderConfig) -> Self {
         self.responder = responder;
+        self
+    }
+
+    /// Answer NTS requests (RFC 8915). The engine makes and rotates the
+    /// master keys; the runtime's NTS-KE server gets cookies from
+    /// [`Engine::nts_ke_answer`].
+    #[must_use]
+    pub fn with_nts_server(mut self, nts: NtsServerConfig) -> Self {
+        self.nts_server = Some(nts);
+        self
+    }
+
+    /// Where NTS draws random bytes from (default: [`OsRandom`](crate::OsRandom), the
+    /// operating system's CSPRNG). Tests pass a seeded source so runs
+    /// repeat. The engine built from this configuration takes the source;
+    /// an engine built from a clone of it afterwards uses [`OsRandom`](crate::OsRandom).
+    #[must_use]
+    pub fn with_random_source(mut self, source: Box<dyn RandomSource + Send>) -> Self {
+        self.random = RandomSlot::new(source);
         self
     }
 }
@@ -302,6 +333,7 @@ pub struct Engine {
     events: VecDeque<Event>,
     counters: Counters,
     control: ControlState,
+    nts: NtsState,
 }
 
 impl Engine {
@@ -311,6 +343,7 @@ impl Engine {
         let control = ControlState::new(&config.control);
         let poll = discipline.poll_log2();
         let our_ids = config.local_addresses.iter().map(|a| reference_id_for(*a)).collect();
+        let nts = NtsState::new(config.nts_server, &config.random);
         let mut engine = Engine {
             system: SystemVariables::unsynchronized(config.precision, poll),
             responder: Responder::new(config.responder),
@@ -337,6 +370,7 @@ impl Engine {
             events: VecDeque::with_capacity(64),
             counters: Counters::default(),
             control,
+            nts,
         };
         engine.fall_back(0.0);
         engine
@@ -401,6 +435,19 @@ impl Engine {
     #[must_use]
     pub fn association_at(&self, address: SocketAddr) -> Option<&Association> {
         self.associations.find(address).and_then(|id| self.associations.get(id))
+    }
+
+    /// Cookies an NTS association holds (`None`: no such NTS association).
+    #[must_use]
+    pub fn nts_cookies(&self, id: AssociationId) -> Option<usize> {
+        self.nts.cookies(id)
+    }
+
+    /// The NTS server's master keys (`None` when NTS service is off): the
+    /// current key id, how many keys open cookies.
+    #[must_use]
+    pub fn nts_master_keys(&self) -> Option<&MasterKeys> {
+        self.nts.master_keys()
     }
 
     /// How the selection last judged an association ([`SelectionStatus::Rejected`]
@@ -486,6 +533,70 @@ impl Engine {
         }
         let t = self.advance(now);
         self.mobilize(config, false, t)
+    }
+
+    /// Gives an NTS association its session keys and cookies from NTS-KE
+    /// (RFC 8915 §4, §5.1), replacing any it had; it polls at once.
+    /// `ntp_address`, when NTS-KE named another NTP server or port (its
+    /// Server and Port records), moves the association there.
+    ///
+    /// Cookies that are empty or longer than 1024 bytes are skipped, and at
+    /// most eight are kept.
+    pub fn provision_nts(
+        &mut self,
+        id: AssociationId,
+        keys: NtsKeys,
+        cookies: Vec<Vec<u8>>,
+        ntp_address: Option<SocketAddr>,
+    ) -> Result<(), ConfigError> {
+        let Some(association) = self.associations.get(id) else {
+            return Err(ConfigError::NoSuchAssociation { id });
+        };
+        if !self.nts.is_client(id) {
+            return Err(ConfigError::NotNts { id });
+        }
+        let current = association.config().address;
+        if let Some(address) = ntp_address.filter(|a| *a != current) {
+            if self.associations.find(address).is_some() {
+                return Err(ConfigError::Duplicate { address });
+            }
+        }
+        if !self.nts.provision(id, keys, &cookies) {
+            return Err(ConfigError::NoNtsCookies);
+        }
+        if let Some(address) = ntp_address.filter(|a| *a != current) {
+            self.associations.set_address(id, address);
+        }
+        let t = self.last_now;
+        self.associations.update(id, |a| a.poll_soon(t));
+        Ok(())
+    }
+
+    /// The NTS-KE server's answer to a client's request (RFC 8915 §4):
+    /// NTPv4, AES-SIV-CMAC-256, eight cookies carrying `keys` (the session
+    /// keys the TLS exporter gave for this connection) sealed with the
+    /// current master key, rotating it first if due; or an Error record for
+    /// a bad request. The TLS session sends `out[..answer.len]` and closes.
+    /// Fails when `out` is too small or NTS service is off.
+    pub fn nts_ke_answer(
+        &mut self,
+        now: NtpTimestamp,
+        request: &[u8],
+        keys: &NtsKeys,
+        config: NtsKeServerConfig<'_>,
+        out: &mut [u8],
+    ) -> Result<NtsKeAnswer, NtsKeError> {
+        let t = self.advance(now);
+        self.nts.rotate_if_due(t);
+        self.nts.ke_answer(request, keys, config, out)
+    }
+
+    /// Makes a new NTS master key now (whether or not one is due); cookies
+    /// of the old one still open for the grace period. Does nothing when
+    /// NTS service is off.
+    pub fn rotate_nts_master_key(&mut self, now: NtpTimestamp) {
+        let t = self.advance(now);
+        self.nts.rotate(t);
     }
 
     /// Removes an association.
@@ -605,6 +716,29 @@ impl Engine {
                     return;
                 }
             },
+        };
+        let auth = if mode == Mode::Server && self.nts.is_client(id) {
+            match self.nts.check_reply(id, bytes) {
+                ReplyCheck::Authentic => AuthStatus::Nts,
+                ReplyCheck::Nak => {
+                    // Only a kiss that echoed our outstanding request gets
+                    // here (RFC 8915 §5.7); its cookies are gone.
+                    self.counters.nts_naks += 1;
+                    self.counters.kod_received += 1;
+                    self.push_event(Event::KissOfDeath { id, code: ntp_wire::KissCode::from_bytes(*b"NTSN") });
+                    self.push_event(Event::NtsKeyExchangeNeeded { id });
+                    return;
+                }
+                ReplyCheck::Refused(_) => {
+                    // Unauthenticated, forged, replayed or not ours: the
+                    // association rejects it at test 5 without touching
+                    // its state.
+                    self.counters.nts_rejected += 1;
+                    AuthStatus::Failed
+                }
+            }
+        } else {
+            auth
         };
         self.count_auth(auth);
         let ctx = ReceiveContext {
@@ -744,7 +878,22 @@ impl Engine {
         let system = self.system.header_template(t);
         let mut out = [0u8; MAX_DATAGRAM];
         let request = crate::server::Request { bytes, source: source.ip(), access, received: now, now: t };
-        let response = self.responder.respond(&request, &system, &self.keys, &mut out);
+        let response = if has_nts_fields(bytes) {
+            if !self.nts.serves() {
+                // NTS fields while NTS service is off: dropped, as chrony
+                // drops them without `ntsserverkey` (its NTS check fails
+                // with no kiss code). A plain reply would tell an NTS client
+                // nothing it may use, and an NTSN would send it to NTS-KE
+                // at a server that has none.
+                self.responder.count_nts_dropped();
+                return;
+            }
+            self.nts.rotate_if_due(t);
+            let nts = &mut self.nts;
+            self.responder.respond_nts(&request, &system, &mut out, &mut |reply| nts.seal_reply(bytes, reply))
+        } else {
+            self.responder.respond(&request, &system, &self.keys, &mut out)
+        };
         self.queue_response(response, source, &out);
     }
 
@@ -856,16 +1005,32 @@ impl Engine {
         self.next_id = self.next_id.wrapping_add(1).max(1);
         self.associations.insert(Association::new(id, config, ephemeral, t));
         self.push_event(Event::Mobilized { id, address: config.address, mode: config.mode, ephemeral });
+        if config.nts {
+            self.nts.add_client(id);
+            self.push_event(Event::NtsKeyExchangeNeeded { id });
+        }
         Ok(id)
     }
 
     fn demobilize(&mut self, id: AssociationId, reason: DemobilizeReason) {
         let Some(association) = self.associations.remove(id) else { return };
+        self.nts.remove_client(id);
         self.push_event(Event::Demobilized { id, address: association.config().address, reason });
     }
 
     fn transmit(&mut self, id: AssociationId, template: &Repr, now: NtpTimestamp) {
         let at = self.last_now;
+        let nts = self.nts.is_client(id);
+        if nts && self.nts.cookies(id) == Some(0) {
+            // No cookie: nothing may be sent (an unauthenticated request
+            // would get a reply we must refuse). The poll still counts as
+            // unanswered, which is the truth.
+            self.counters.nts_unsent += 1;
+            if let RequestSeal::NoCookie(true) = self.nts.seal_request(id, &mut []) {
+                self.push_event(Event::NtsKeyExchangeNeeded { id });
+            }
+            return;
+        }
         let Some((destination, key_id, repr)) = self.associations.update(id, |association| {
             (association.config().address, association.config().key_id, association.build_packet(template, now, at))
         }) else {
@@ -873,6 +1038,12 @@ impl Engine {
         };
         let mut buf = [0u8; MAX_DATAGRAM];
         let Ok(mut len) = repr.emit_into(&mut buf) else { return };
+        if nts {
+            match self.nts.seal_request(id, &mut buf) {
+                RequestSeal::Sealed(total) => len = total,
+                RequestSeal::NoCookie(_) | RequestSeal::Failed => return,
+            }
+        }
         if let Some(key_id) = key_id {
             // A key removed from the keyring after configuration: the packet
             // would be refused anyway, so it is not sent.

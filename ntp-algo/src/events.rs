@@ -116,6 +116,15 @@ pub enum Event {
         /// The new indicator.
         leap: ntp_wire::LeapIndicator,
     },
+    /// An NTS association (RFC 8915) needs keys and cookies: it was just
+    /// added, its cookies are used up, or its server sent an NTSN kiss that
+    /// echoed our outstanding request (RFC 8915 §5.7). It sends nothing
+    /// until the runtime has run NTS-KE and called `Engine::provision_nts`.
+    /// Emitted once per need, not at every poll.
+    NtsKeyExchangeNeeded {
+        /// The association.
+        id: AssociationId,
+    },
 }
 
 /// Counters since the engine was created. All monotonic.
@@ -157,6 +166,15 @@ pub struct Counters {
     /// Datagrams dropped because the transmit queue was full (the caller
     /// did not drain it), replies included.
     pub transmits_dropped: u64,
+    /// Replies to NTS associations refused by NTS (RFC 8915 §5.7): not
+    /// authenticated, an authenticator that does not verify, or a unique
+    /// identifier that is not our outstanding request's (a replay). They
+    /// are also counted in `auth_failed` and as test 5 rejections.
+    pub nts_rejected: u64,
+    /// NTSN kisses honoured (they echoed our outstanding request).
+    pub nts_naks: u64,
+    /// NTS polls not sent for want of a cookie.
+    pub nts_unsent: u64,
 }
 
 impl Counters {

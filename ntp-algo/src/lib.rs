@@ -129,8 +129,15 @@ pub use nts::{
     CookieJar, MasterKeys, NTS_COOKIE_LEN, NTS_EXPORTER_LABEL, NTS_JAR_CAPACITY, NTS_KISS_NTSN, NTS_MAX_COOKIE_LEN,
     NTS_MAX_MASTER_KEYS, NTS_NONCE_LEN, NTS_UNIQUE_ID_LEN, NtsClient, NtsCookieError, NtsError, NtsKeAnswer,
     NtsKeError, NtsKeResponse, NtsKeServerConfig, NtsKeyDirection, NtsKeys, NtsRequest, NtsRequestCheck,
-    NtsResponseCheck, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer, nts_ke_limits,
-    nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak, nts_write_response,
+    NtsResponseCheck, NtsServerConfig, OsRandom, RandomSource, nts_check_request, nts_exporter_context, nts_ke_answer,
+    nts_ke_limits, nts_ke_read_response, nts_ke_scan, nts_ke_write_error, nts_ke_write_request, nts_write_nak,
+    nts_write_response,
+};
+// NTS-KE over TLS 1.3 (rustls, sans-IO).
+#[cfg(feature = "tls")]
+pub use nts::{
+    NTS_KE_ALPN, NTS_KE_PORT, NtsKeClient, NtsKeOutcome, NtsKeRequest, NtsKeServer, NtsTlsError, nts_ke_client_config,
+    nts_ke_server_config, nts_ke_server_config_from_pem, nts_ke_trust_roots, nts_ke_trust_roots_from_pem,
 };
 pub use ratelimit::{RateDecision, RateLimitConfig, RateLimiter};
 pub use select::{Candidate, Outcome as SelectOutcome, SelectConfig, SelectError, Selector};

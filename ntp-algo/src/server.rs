@@ -64,6 +64,10 @@ pub enum DropReason {
     AuthFailed(AuthError),
     /// The output buffer is smaller than [`MAX_REPLY_LEN`].
     BufferTooSmall,
+    /// An NTS request (RFC 8915) that did not authenticate, was malformed,
+    /// or arrived while NTS service is off; chrony drops these silently
+    /// too (only a cookie that does not open gets an answer, NTSN).
+    Nts(crate::nts::NtsError),
 }
 
 /// What the responder did with a request.
@@ -112,6 +116,14 @@ pub struct ResponderCounters {
     pub access_denied: u64,
     /// Requests whose MAC failed.
     pub auth_failed: u64,
+    /// NTS requests answered with an authenticated reply (RATE kisses
+    /// included: they are authenticated too).
+    pub nts_replies: u64,
+    /// NTSN kisses sent: the request's cookie did not open (another
+    /// server's key, a master key past its grace period, or forged).
+    pub nts_naks: u64,
+    /// NTS requests dropped: malformed, unauthenticated, or NTS is off.
+    pub nts_dropped: u64,
 }
 
 /// One request as the responder sees it.
@@ -218,6 +230,71 @@ impl Responder {
         response
     }
 
+    /// [`Responder::respond`] for an NTS request (RFC 8915): the same checks
+    /// in the same order (access, rate limit), then `seal` checks the NTS
+    /// fields and finishes the reply whose header is in `out`, instead of
+    /// a MAC. Crypto runs only for requests the cheap checks let through.
+    pub(crate) fn respond_nts(
+        &mut self,
+        request: &Request<'_>,
+        system: &Repr,
+        out: &mut [u8],
+        seal: &mut dyn FnMut(&mut [u8]) -> Result<crate::nts::Sealed, crate::nts::NtsError>,
+    ) -> Response {
+        let response = if out.len() < MAX_REPLY_LEN {
+            Response::Drop(DropReason::BufferTooSmall)
+        } else {
+            match Packet::new_checked(request.bytes) {
+                Err(_) => Response::Drop(DropReason::Malformed),
+                Ok(packet) => {
+                    // An NTS request carries no MAC: the verdict "none".
+                    let verdict = MacCheck::Done(Err(AuthError::NoMac));
+                    let Request { source, access, received, now, .. } = *request;
+                    let response = self.answer(
+                        &packet,
+                        source,
+                        access,
+                        received,
+                        now,
+                        system,
+                        &ntp_wire::auth::Keyring::new(),
+                        out,
+                        verdict,
+                    );
+                    match response {
+                        Response::Reply { .. } | Response::KissOfDeath { .. } => match seal(out) {
+                            Ok(crate::nts::Sealed::Reply(len)) => match response {
+                                Response::KissOfDeath { code, .. } => Response::KissOfDeath { len, code },
+                                _ => Response::Reply { len, key_id: None },
+                            },
+                            Ok(crate::nts::Sealed::Nak(len)) => {
+                                Response::KissOfDeath { len, code: KissCode::from_bytes(crate::nts::NTS_KISS_NTSN) }
+                            }
+                            Err(error) => Response::Drop(DropReason::Nts(error)),
+                        },
+                        other => other,
+                    }
+                }
+            }
+        };
+        self.count(response);
+        match response {
+            Response::KissOfDeath { code, .. } if code.to_bytes() == crate::nts::NTS_KISS_NTSN => {
+                self.counters.nts_naks += 1;
+            }
+            Response::Reply { .. } | Response::KissOfDeath { .. } => self.counters.nts_replies += 1,
+            _ => {}
+        }
+        response
+    }
+
+    /// Counts an NTS request dropped before the responder saw it (NTS
+    /// service is off).
+    pub(crate) fn count_nts_dropped(&mut self) {
+        self.counters.dropped += 1;
+        self.counters.nts_dropped += 1;
+    }
+
     /// [`Responder::respond`] for a packet the caller has parsed and
     /// MAC-checked already.
     #[allow(clippy::too_many_arguments)]
@@ -258,6 +335,7 @@ impl Responder {
                     DropReason::RateLimited => self.counters.rate_dropped += 1,
                     DropReason::AccessDenied => self.counters.access_denied += 1,
                     DropReason::AuthFailed(_) => self.counters.auth_failed += 1,
+                    DropReason::Nts(_) => self.counters.nts_dropped += 1,
                     _ => {}
                 }
             }

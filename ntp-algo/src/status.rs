@@ -60,6 +60,11 @@ pub struct SystemStatus {
     pub poll: i8,
     /// Seconds since the last clock update (None before the first).
     pub since_update: Option<f64>,
+    /// Whether the engine answers NTS requests (RFC 8915).
+    pub nts_server: bool,
+    /// The id of the NTS master key that seals new cookies (None when NTS
+    /// service is off).
+    pub nts_master_key_id: Option<u32>,
 }
 
 /// One association's status (cntpPeers*), from [`Engine::peer_status`].
@@ -101,6 +106,11 @@ pub struct PeerStatus {
     pub since_sample: Option<f64>,
     /// How the selection judged it.
     pub selection: SelectionStatus,
+    /// Whether it authenticates with NTS (RFC 8915).
+    pub nts: bool,
+    /// NTS cookies it holds (0 for an association without NTS, or one
+    /// waiting for NTS-KE).
+    pub nts_cookies: usize,
 }
 
 /// The system status at `now` ([`Engine::system_status`]).
@@ -128,6 +138,8 @@ pub(crate) fn system_status(engine: &Engine, now: NtpTimestamp) -> SystemStatus 
         clock_state: discipline.state(),
         poll: system.poll,
         since_update: system.is_synchronized().then_some(t - system.update_time),
+        nts_server: engine.nts_master_keys().is_some(),
+        nts_master_key_id: engine.nts_master_keys().map(crate::nts::MasterKeys::current_id),
     }
 }
 
@@ -157,6 +169,8 @@ pub(crate) fn peer_status(engine: &Engine, now: NtpTimestamp) -> Vec<PeerStatus>
                 poll: a.poll_log2(),
                 since_sample: out.map(|o| t - o.time),
                 selection: a.selection(),
+                nts: a.config().nts,
+                nts_cookies: engine.nts_cookies(a.id()).unwrap_or(0),
             }
         })
         .collect()

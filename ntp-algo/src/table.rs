@@ -148,6 +148,16 @@ impl Table {
         Some(result)
     }
 
+    /// Moves an association to another remote address (NTS-KE named
+    /// another NTP server); the caller has checked that it is free.
+    pub(crate) fn set_address(&mut self, id: AssociationId, address: SocketAddr) {
+        let Some(&index) = self.by_id.get(&id) else { return };
+        let Some(slot) = self.slots.get_mut(index).and_then(Option::as_mut) else { return };
+        self.by_address.remove(&slot.association.config().address);
+        slot.association.set_address(address);
+        self.by_address.insert(address, index);
+    }
+
     /// Every association, in slot order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Association> {
         self.slots.iter().filter_map(|s| s.as_ref().map(|s| &s.association))

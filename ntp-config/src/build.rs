@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use ntp_algo::{AccessClass, AccessList, AssociationConfig, EngineConfig, Prefix, ResponderConfig};
+use ntp_algo::{AccessClass, AccessList, AssociationConfig, EngineConfig, NtsServerConfig, Prefix, ResponderConfig};
 
 use crate::error::BuildError;
 use crate::model::{AccessTarget, Host, NodeConfig, SourceExemption};
@@ -21,6 +21,7 @@ impl NodeConfig {
             if let Host::Name(name) = &source.host {
                 let addr =
                     resolve(name).ok_or_else(|| BuildError::NotFound { line: source.line, name: name.clone() })?;
+                source.name = Some(name.clone());
                 source.host = Host::Addr(addr);
             }
         }
@@ -47,7 +48,8 @@ impl NodeConfig {
             let mut config = AssociationConfig::new(source.mode, SocketAddr::new(*addr, source.port))
                 .with_iburst(source.iburst)
                 .with_burst(source.burst)
-                .with_prefer(source.prefer);
+                .with_prefer(source.prefer)
+                .with_nts(source.nts);
             let defaults = AssociationConfig::client(config.address);
             config = config
                 .with_poll(source.min_poll.unwrap_or(defaults.min_poll), source.max_poll.unwrap_or(defaults.max_poll));
@@ -81,8 +83,9 @@ impl NodeConfig {
     }
 
     /// The engine's configuration: access list, authentication, local
-    /// reference, orphan mode, broadcast client, rate limit and the node's
-    /// own addresses; everything else keeps the engine's defaults.
+    /// reference, orphan mode, broadcast client, rate limit, NTS service
+    /// (with `nts_rotate`) and the node's own addresses; everything else
+    /// keeps the engine's defaults.
     ///
     /// Access rules that name hosts must have been resolved
     /// ([`NodeConfig::resolve_names`]); for dialects whose access rules
@@ -113,6 +116,15 @@ impl NodeConfig {
         local.extend(self.interfaces.iter().filter_map(|i| i.address.map(|(addr, _)| IpAddr::V4(addr))));
         local.dedup();
         engine.local_addresses = local;
+        if self.nts_server.is_some() {
+            let mut nts = NtsServerConfig::default();
+            if let Some(seconds) = self.nts_rotate {
+                // chrony keeps the two keys before the current one, so a
+                // retired key opens cookies for two more intervals.
+                nts = nts.with_rotation_interval(seconds).with_grace(seconds.saturating_mul(2));
+            }
+            engine = engine.with_nts_server(nts);
+        }
         Ok(engine)
     }
 

@@ -6,6 +6,12 @@
 //! `leapseclist`, `bindaddress`. A line whose first character is `!`, `;`,
 //! `#` or `%` is a comment, as in chronyd.
 //!
+//! NTS (RFC 8915): the source options `nts` and `ntsport N` (the NTS-KE
+//! port), and `ntsserverkey FILE`, `ntsservercert FILE` (both, once each:
+//! one certificate), `ntsport N` (the NTS-KE server's port, default 4460),
+//! `ntstrustedcerts [0] FILE` (repeatable), `ntsrotate SECONDS` (0: never),
+//! and `ntsdumpdir DIR` (accepted; nothing is saved across restarts).
+//!
 //! ## `allow` and `deny`
 //!
 //! They decide who may use this node as a server, never which sources it
@@ -23,8 +29,8 @@ use ntp_algo::{AccessClass, AssociationMode, Prefix};
 use crate::detect::Dialect;
 use crate::error::{ErrorKind, ParseError};
 use crate::model::{
-    AccessRule, AccessTarget, KeyFile, KeyFileFormat, LocalReference, NodeConfig, Orphan, Severity, Source,
-    SourceExemption,
+    AccessRule, AccessTarget, KeyFile, KeyFileFormat, LocalReference, NTS_KE_PORT, NodeConfig, NtsServerFiles, Orphan,
+    Severity, Source, SourceExemption,
 };
 use crate::text::{At, numbered_lines};
 
@@ -33,6 +39,7 @@ pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
     let mut config = NodeConfig::new(Dialect::Chrony);
     config.access.default = AccessClass::Ignore;
     config.access.sources_exempt = SourceExemption::Always;
+    let mut nts = NtsServer::default();
     for (line, raw) in numbered_lines(text) {
         let trimmed = raw.trim_start();
         if trimmed.starts_with(['!', ';', '#', '%']) {
@@ -40,15 +47,126 @@ pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
         }
         let words: Vec<&str> = trimmed.split_whitespace().collect();
         let Some((&directive, args)) = words.split_first() else { continue };
-        directive_line(&mut config, line, directive, args)?;
+        directive_line(&mut config, &mut nts, line, directive, args)?;
     }
+    nts.finish(&mut config)?;
     Ok(config)
 }
 
-fn directive_line(config: &mut NodeConfig, line: usize, directive: &str, args: &[&str]) -> Result<(), ParseError> {
+/// The NTS-KE server's directives, which may come in any order: a path and
+/// its line each.
+#[derive(Default)]
+struct NtsServer {
+    key: Option<(usize, String)>,
+    cert: Option<(usize, String)>,
+    port: Option<(usize, u16)>,
+    rotate: Option<usize>,
+}
+
+impl NtsServer {
+    fn path(slot: &mut Option<(usize, String)>, at: &At<'_>, args: &[&str]) -> Result<(), ParseError> {
+        let mut words = args.iter().copied();
+        let path = at.next(&mut words, "file path")?;
+        at.end(&mut words)?;
+        if slot.is_some() {
+            return Err(at.unsupported(
+                &format!("a second {}", at.directive),
+                "the NTS-KE server presents one certificate with one key",
+            ));
+        }
+        *slot = Some((at.line, path.to_owned()));
+        Ok(())
+    }
+
+    /// The server is on when both files are named; one without the other
+    /// is an error on its line, as chronyd refuses to start then.
+    fn finish(self, config: &mut NodeConfig) -> Result<(), ParseError> {
+        match (self.key, self.cert) {
+            (Some((key_line, key)), Some((_, cert))) => {
+                config.nts_server = Some(NtsServerFiles {
+                    line: key_line,
+                    cert_path: cert.into(),
+                    key_path: key.into(),
+                    port: self.port.map_or(NTS_KE_PORT, |(_, port)| port),
+                });
+            }
+            (Some((line, _)), None) => {
+                return Err(At { line, directive: "ntsserverkey" }.missing("an `ntsservercert` for this key"));
+            }
+            (None, Some((line, _))) => {
+                return Err(At { line, directive: "ntsservercert" }.missing("an `ntsserverkey` for this certificate"));
+            }
+            (None, None) => {
+                for (line, directive) in self
+                    .port
+                    .map(|(line, _)| (line, "ntsport"))
+                    .into_iter()
+                    .chain(self.rotate.map(|l| (l, "ntsrotate")))
+                {
+                    config.note(
+                        line,
+                        directive,
+                        Severity::Warning,
+                        "no effect without an NTS-KE server (ntsserverkey)",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn directive_line(
+    config: &mut NodeConfig,
+    nts: &mut NtsServer,
+    line: usize,
+    directive: &str,
+    args: &[&str],
+) -> Result<(), ParseError> {
     let at = At { line, directive };
     let mut words = args.iter().copied();
     match directive {
+        "ntsserverkey" => NtsServer::path(&mut nts.key, &at, args),
+        "ntsservercert" => NtsServer::path(&mut nts.cert, &at, args),
+        "ntsport" => {
+            let port = at.number("port", at.next(&mut words, "port")?, 1u16, u16::MAX, "1..=65535")?;
+            at.end(&mut words)?;
+            nts.port = Some((line, port));
+            Ok(())
+        }
+        "ntstrustedcerts" => {
+            let first = at.next(&mut words, "certificate file")?;
+            let path = match words.next() {
+                // `ntstrustedcerts SET FILE`: only the default set 0, as the
+                // `certset` source option is not supported.
+                Some(path) => {
+                    at.number("certificate set", first, 0u32, 0, "0 (other sets need `certset`)")?;
+                    path
+                }
+                None => first,
+            };
+            at.end(&mut words)?;
+            config.nts_trusted_certs.push(path.into());
+            Ok(())
+        }
+        "ntsrotate" => {
+            let seconds = at.number("interval", at.next(&mut words, "seconds")?, 0u32, u32::MAX, "0..=4294967295 seconds")?;
+            at.end(&mut words)?;
+            config.nts_rotate = Some(seconds);
+            nts.rotate = Some(line);
+            Ok(())
+        }
+        "ntsdumpdir" | "ntscachedir" => {
+            at.next(&mut words, "directory")?;
+            at.end(&mut words)?;
+            config.note(
+                line,
+                directive,
+                Severity::Info,
+                "NTS keys and cookies are not saved: after a restart clients run NTS-KE again",
+            );
+            Ok(())
+        }
         "server" | "peer" => source(config, &at, args),
         "pool" => Err(at.unsupported(directive, "DNS pools are not supported; list each server with `server`")),
         "allow" | "deny" => access(config, &at, args),
@@ -86,7 +204,7 @@ fn directive_line(config: &mut NodeConfig, line: usize, directive: &str, args: &
             directive,
             "reference clock drivers are not supported; serve the local clock with `local stratum N`",
         )),
-        "logdir" | "log" | "dumpdir" | "ntsdumpdir" | "pidfile" | "user" | "lock_all" | "sched_priority"
+        "logdir" | "log" | "dumpdir" | "pidfile" | "user" | "lock_all" | "sched_priority"
         | "mailonchange" | "logchange" | "logbanner" | "noclientlog" | "clientloglimit" | "rtcsync" | "rtcfile"
         | "rtcdevice" | "rtconutc" | "rtcautotrim" | "hwclockfile" | "cmdport" | "bindcmdaddress" | "cmdallow"
         | "cmddeny" | "bindacqaddress" | "acquisitionport" | "dscp" => {
@@ -110,9 +228,8 @@ fn directive_line(config: &mut NodeConfig, line: usize, directive: &str, args: &
         "initstepslew" | "manual" | "smoothtime" | "tempcomp" | "hwtimestamp" | "hwtsinterface" | "ptpport"
         | "minsources" | "maxdistance" | "maxjitter" | "reselectdist" | "stratumweight" | "combinelimit"
         | "maxclockerror" | "maxsamples" | "minsamples" | "clockprecision" | "fallbackdrift" | "port" | "authselectmode"
-        | "nocerttimecheck" | "ntpsigndsocket" | "ntsserverkey" | "ntsservercert" | "ntstrustedcerts" | "ntsport"
-        | "ntsprocesses" | "maxntsconnections" | "ntsrotate" | "ntsntpserver" | "ntsratelimit" | "ntscachedir"
-        | "ntsserverrefresh" | "leapsecmode" | "cmdratelimit" | "opencommands" => {
+        | "nocerttimecheck" | "ntpsigndsocket" | "ntsprocesses" | "maxntsconnections" | "ntsntpserver"
+        | "ntsratelimit" | "ntsserverrefresh" | "leapsecmode" | "cmdratelimit" | "opencommands" => {
             Err(at.unsupported(directive, "this chronyd setting has no counterpart in the engine"))
         }
         _ => Err(at.err(ErrorKind::UnknownDirective)),
@@ -134,16 +251,36 @@ fn source(config: &mut NodeConfig, at: &At<'_>, args: &[&str]) -> Result<(), Par
             "iburst" => source.iburst = true,
             "burst" => source.burst = true,
             "prefer" => source.prefer = true,
+            "nts" => source.nts = true,
+            "ntsport" => {
+                source.nts_ke_port =
+                    Some(at.number("ntsport", at.next(&mut words, "ntsport")?, 1u16, u16::MAX, "1..=65535")?);
+            }
             "noselect" | "trust" | "require" | "xleave" | "offline" | "auto_offline" | "polltarget" | "presend"
             | "minstratum" | "maxdelay" | "maxdelayratio" | "maxdelaydevratio" | "maxdelayquant" | "mindelay"
-            | "asymmetry" | "offset" | "minsamples" | "maxsamples" | "filter" | "nts" | "ntsport" | "certset"
-            | "copy" | "extfield" | "maxsources" => {
+            | "asymmetry" | "offset" | "minsamples" | "maxsamples" | "filter" | "certset" | "copy" | "extfield"
+            | "maxsources" => {
                 return Err(at.unsupported(option, "this source option has no counterpart in the engine"));
             }
             other => return Err(at.unknown_option(other)),
         }
     }
+    nts_source_rules(config, at, &source)?;
     config.sources.push(source);
+    Ok(())
+}
+
+/// NTS protects client associations, instead of a key (RFC 8915).
+pub(crate) fn nts_source_rules(config: &mut NodeConfig, at: &At<'_>, source: &Source) -> Result<(), ParseError> {
+    if source.nts && source.key_id.is_some() {
+        return Err(at.bad("option", "nts", "either `key` or `nts`, not both"));
+    }
+    if source.nts && source.mode != AssociationMode::Client {
+        return Err(at.unsupported("nts", "NTS (RFC 8915) protects client associations only: use `server`"));
+    }
+    if !source.nts && source.nts_ke_port.is_some() {
+        config.note(at.line, at.directive, Severity::Warning, "ntsport has no effect without `nts`");
+    }
     Ok(())
 }
 

@@ -72,6 +72,13 @@
 //!   `cipher` secrets cannot be and are refused.
 //! * Broadcast: an interface with `ntp broadcast` and `ip address A MASK`
 //!   sends to the subnet's broadcast address.
+//! * NTS (RFC 8915), in the two dialects that have it: `server HOST nts`
+//!   makes an association that authenticates with NTS
+//!   ([`Source::nts`]); chrony's `ntsserverkey`/`ntsservercert`/`ntsport`
+//!   and NTPsec's `nts enable`/`key`/`cert` give the NTS-KE server's files
+//!   ([`NodeConfig::nts_server`], which turns NTS service on in the
+//!   engine); `ntstrustedcerts` and `nts ca` add trusted certificates,
+//!   `ntsrotate` sets the master-key rotation.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic))]
 
@@ -92,7 +99,7 @@ pub use error::{BuildError, ErrorKind, KeyLoadError, ParseError};
 pub use keys::load_keyring;
 pub use model::{
     AccessPolicy, AccessRule, AccessTarget, BroadcastServer, Host, InlineKey, Interface, KeyFile, KeyFileFormat,
-    LocalReference, NodeConfig, Note, Orphan, Severity, Source, SourceExemption,
+    LocalReference, NTS_KE_PORT, NodeConfig, Note, NtsServerFiles, Orphan, Severity, Source, SourceExemption,
 };
 pub use render::render;
 

@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use ntp_algo::{AccessClass, AssociationMode, Prefix, RateLimitConfig};
 use ntp_wire::auth::Key;
@@ -66,6 +67,16 @@ pub struct Source {
     /// answers in the version of the request, so other values are reported
     /// as a note rather than honoured.
     pub version: Option<u8>,
+    /// Authenticate with NTS (RFC 8915) instead of a key: chrony's and
+    /// NTPsec's `server HOST nts`.
+    pub nts: bool,
+    /// The NTS-KE server's TCP port when not 4460 (chrony's `ntsport N`
+    /// source option). NTS-KE runs at the source's host.
+    pub nts_ke_port: Option<u16>,
+    /// The host name as written, kept when [`NodeConfig::resolve_names`]
+    /// replaces it by an address: NTS-KE checks the server's certificate
+    /// against this name.
+    pub name: Option<String>,
 }
 
 impl Source {
@@ -83,8 +94,30 @@ impl Source {
             burst: false,
             prefer: false,
             version: None,
+            nts: false,
+            nts_ke_port: None,
+            name: None,
         }
     }
+}
+
+/// The NTS-KE port (RFC 8915 §4, TCP).
+pub const NTS_KE_PORT: u16 = 4460;
+
+/// The files and port of this node's NTS-KE server (chrony's
+/// `ntsservercert`, `ntsserverkey`, `ntsport`; NTPsec's `nts cert`,
+/// `nts key`, `nts enable`). The parser opens neither file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NtsServerFiles {
+    /// The line that turned the server on (chrony: its `ntsserverkey`;
+    /// NTPsec: `nts enable`).
+    pub line: usize,
+    /// The certificate chain (PEM) the TLS server presents.
+    pub cert_path: PathBuf,
+    /// Its private key (PEM).
+    pub key_path: PathBuf,
+    /// The NTS-KE server's TCP port (default 4460).
+    pub port: u16,
 }
 
 /// Where a key file is and how it is written.
@@ -323,6 +356,16 @@ pub struct NodeConfig {
     pub leap_file: Option<String>,
     /// Rate limiting of the server responder, if enabled.
     pub rate_limit: Option<RateLimitConfig>,
+    /// This node's NTS-KE server, if configured; the engine then answers
+    /// NTS requests ([`NodeConfig::engine_config`]).
+    pub nts_server: Option<NtsServerFiles>,
+    /// Certificates (PEM) trusted for NTS-KE servers besides the system's
+    /// (chrony's `ntstrustedcerts`, NTPsec's `nts ca`).
+    pub nts_trusted_certs: Vec<PathBuf>,
+    /// Seconds between rotations of the NTS server's master key (chrony's
+    /// `ntsrotate`; 0 never rotates); `None` keeps the engine's default
+    /// (one week).
+    pub nts_rotate: Option<u32>,
     /// What check-config should say about accepted lines.
     pub notes: Vec<Note>,
 }
@@ -350,6 +393,9 @@ impl NodeConfig {
             drift_file: None,
             leap_file: None,
             rate_limit: None,
+            nts_server: None,
+            nts_trusted_certs: Vec::new(),
+            nts_rotate: None,
             notes: Vec::new(),
         }
     }

@@ -7,6 +7,12 @@
 //! `tos orphanwait`, `discard`, `leapfile`, `driftfile`, `enable`/`disable`.
 //! Everything after `#` is a comment.
 //!
+//! NTS (RFC 8915), as NTPsec writes it: the source option `nts`, and the
+//! `nts` directive with `enable`, `disable`, `key FILE`, `cert FILE` and
+//! `ca FILE` (trusted certificates for NTS-KE servers; repeatable). As in
+//! NTPsec, `nts enable` without `key`/`cert` uses `/etc/ntp/key.pem` and
+//! `/etc/ntp/cert-chain.pem`; the NTS-KE server listens on port 4460.
+//!
 //! ## `restrict`
 //!
 //! ntpd's flags become the engine's access classes: `ignore` is `ignore`;
@@ -27,8 +33,8 @@ use ntp_algo::{AccessClass, AssociationMode};
 use crate::detect::Dialect;
 use crate::error::{ErrorKind, ParseError};
 use crate::model::{
-    AccessRule, AccessTarget, Host, KeyFile, KeyFileFormat, LocalReference, NodeConfig, Orphan, Severity, Source,
-    SourceExemption,
+    AccessRule, AccessTarget, Host, KeyFile, KeyFileFormat, LocalReference, NTS_KE_PORT, NodeConfig, NtsServerFiles,
+    Orphan, Severity, Source, SourceExemption,
 };
 use crate::text::{At, numbered_lines, trusted_list};
 
@@ -37,7 +43,13 @@ const AUTOKEY: &str = "Autokey (RFC 5906) is not implemented; use symmetric keys
 
 /// Parses an `ntp.conf` text.
 pub(crate) fn parse(text: &str) -> Result<NodeConfig, ParseError> {
-    let mut parser = Parser { config: NodeConfig::new(Dialect::NtpConf), fudge: None, local_line: None, limited: None };
+    let mut parser = Parser {
+        config: NodeConfig::new(Dialect::NtpConf),
+        fudge: None,
+        local_line: None,
+        limited: None,
+        nts: NtsDirectives::default(),
+    };
     parser.config.access.sources_exempt = SourceExemption::UnlessIgnored;
     for (line, raw) in numbered_lines(text) {
         let content = raw.split('#').next().unwrap_or("");
@@ -56,6 +68,21 @@ struct Parser {
     local_line: Option<usize>,
     /// `restrict ... limited` seen (line), and whether with `kod`.
     limited: Option<(usize, bool)>,
+    /// What the `nts` lines said about the NTS-KE server.
+    nts: NtsDirectives,
+}
+
+/// NTPsec's defaults for the NTS-KE server's files.
+const NTPSEC_NTS_KEY: &str = "/etc/ntp/key.pem";
+const NTPSEC_NTS_CERT: &str = "/etc/ntp/cert-chain.pem";
+
+/// The `nts` lines' server settings, applied at the end (they may come in
+/// any order): each with its line.
+#[derive(Default)]
+struct NtsDirectives {
+    enabled: Option<usize>,
+    key: Option<(usize, String)>,
+    cert: Option<(usize, String)>,
 }
 
 impl Parser {
@@ -136,7 +163,7 @@ impl Parser {
                 Ok(())
             }
             "crypto" | "automax" | "revoke" | "ident" | "keysdir" => Err(at.unsupported(directive, AUTOKEY)),
-            "nts" | "ntsdumpdir" => Err(at.unsupported(directive, "NTS (RFC 8915) is not implemented")),
+            "nts" => self.nts(&at, args),
             "includefile" | "include" => Err(at.unsupported(
                 directive,
                 "the parser reads one text and opens no file; concatenate the included file instead",
@@ -179,14 +206,47 @@ impl Parser {
                     self.config.note(at.line, at.directive, Severity::Info, "ttl applies to multicast only; no effect");
                 }
                 "autokey" => return Err(at.unsupported(option, AUTOKEY)),
-                "noselect" | "true" | "preempt" | "xleave" | "mode" | "nts" | "ident" | "bias" | "refid" | "ttl"
+                "nts" => source.nts = true,
+                "noval" | "ca" | "aead" | "expire" => {
+                    return Err(at.unsupported(
+                        option,
+                        "per-server NTS settings are not supported; `nts ca FILE` trusts certificates for all",
+                    ));
+                }
+                "noselect" | "true" | "preempt" | "xleave" | "mode" | "ident" | "bias" | "refid" | "ttl"
                 | "minjitter" => {
                     return Err(at.unsupported(option, "this source option has no counterpart in the engine"));
                 }
                 other => return Err(at.unknown_option(other)),
             }
         }
+        crate::chrony::nts_source_rules(&mut self.config, at, &source)?;
         self.config.sources.push(source);
+        Ok(())
+    }
+
+    /// NTPsec's `nts` directive: several settings may share a line.
+    fn nts(&mut self, at: &At<'_>, args: &[&str]) -> Result<(), ParseError> {
+        let mut words = args.iter().copied();
+        if args.is_empty() {
+            return Err(at.missing("`enable`, `disable`, `key FILE`, `cert FILE` or `ca FILE`"));
+        }
+        while let Some(option) = words.next() {
+            match option {
+                "enable" => self.nts.enabled = Some(at.line),
+                "disable" => self.nts.enabled = None,
+                "key" => self.nts.key = Some((at.line, at.next(&mut words, "key file")?.to_owned())),
+                "cert" => self.nts.cert = Some((at.line, at.next(&mut words, "certificate file")?.to_owned())),
+                "ca" => self.config.nts_trusted_certs.push(at.next(&mut words, "CA file")?.into()),
+                "mintls" | "maxtls" | "tlsciphersuites" | "tlsecdhcurves" | "cookie" | "aead" => {
+                    return Err(at.unsupported(
+                        option,
+                        "TLS 1.3 with rustls's defaults and AES-SIV-CMAC-256 are fixed; cookie keys are not saved",
+                    ));
+                }
+                other => return Err(at.unknown_option(other)),
+            }
+        }
         Ok(())
     }
 
@@ -483,6 +543,30 @@ impl Parser {
     }
 
     fn finish(mut self) -> Result<NodeConfig, ParseError> {
+        let nts = core::mem::take(&mut self.nts);
+        match nts.enabled {
+            Some(line) => {
+                if nts.key.is_none() || nts.cert.is_none() {
+                    self.config.note(
+                        line,
+                        "nts",
+                        Severity::Info,
+                        "NTS-KE server files not all given: NTPsec's defaults /etc/ntp/key.pem and /etc/ntp/cert-chain.pem",
+                    );
+                }
+                self.config.nts_server = Some(NtsServerFiles {
+                    line,
+                    cert_path: nts.cert.map_or_else(|| NTPSEC_NTS_CERT.to_owned(), |(_, p)| p).into(),
+                    key_path: nts.key.map_or_else(|| NTPSEC_NTS_KEY.to_owned(), |(_, p)| p).into(),
+                    port: NTS_KE_PORT,
+                });
+            }
+            None => {
+                for line in nts.key.iter().chain(nts.cert.iter()).map(|(line, _)| *line) {
+                    self.config.note(line, "nts", Severity::Warning, "no effect without `nts enable`");
+                }
+            }
+        }
         if let Some((line, kod)) = self.limited {
             let mut limit = self.config.rate_limit.unwrap_or_default();
             limit.send_kod = kod;

@@ -78,6 +78,23 @@ pub fn render(config: &NodeConfig) -> String {
     if let Some(id) = config.control_key {
         let _ = writeln!(out, "control key: {id}");
     }
+    if let Some(server) = &config.nts_server {
+        let _ = writeln!(
+            out,
+            "nts server (line {}): NTS-KE on TCP port {}, certificate {}, key {}",
+            server.line,
+            server.port,
+            server.cert_path.display(),
+            server.key_path.display()
+        );
+    }
+    if let Some(seconds) = config.nts_rotate {
+        let every = if seconds == 0 { "never (only when asked)".to_owned() } else { format!("every {seconds} s") };
+        let _ = writeln!(out, "nts master key rotation: {every}");
+    }
+    for path in &config.nts_trusted_certs {
+        let _ = writeln!(out, "nts trusted certificates: {}", path.display());
+    }
 
     let default_from = config.access.default_line.map(|line| format!(" (line {line})")).unwrap_or_default();
     let _ = writeln!(out, "access: default {}{default_from}", config.access.default);
@@ -182,6 +199,12 @@ fn describe_source(source: &Source) -> String {
     }
     if let Some(version) = source.version {
         let _ = write!(text, ", version {version}");
+    }
+    if source.nts {
+        let _ = write!(text, ", nts");
+    }
+    if let Some(port) = source.nts_ke_port {
+        let _ = write!(text, ", ntsport {port}");
     }
     text
 }

@@ -12,6 +12,7 @@ use ntp_wire::auth::Keyring;
 
 use crate::clock::{Clock, SoftwareClock, SystemClock};
 use crate::keys::{self, KeyFileDialect};
+use crate::nts::{NtsKeServerSettings, NtsKeTarget};
 use crate::runtime::{Control, LogFormat, Node, NodeConfig};
 use crate::snapshot::StatusSnapshot;
 use crate::views::{self, View};
@@ -88,7 +89,9 @@ pub struct RunArgs {
 
     /// A server to poll (client association): `ADDR[:PORT]` (port 123 by
     /// default) followed by any of `,key=ID` `,minpoll=LOG2S` `,maxpoll=LOG2S`
-    /// `,iburst` `,burst` `,prefer`. Poll exponents in log2 seconds (default 6..10).
+    /// `,iburst` `,burst` `,prefer`, or `,nts` (RFC 8915: cookies from the
+    /// host's NTS-KE server, port 4460 or `,ntsport=PORT`; its certificate
+    /// must name ADDR as written). Poll exponents in log2 seconds (default 6..10).
     #[arg(long = "server", value_name = "SPEC")]
     pub servers: Vec<String>,
 
@@ -227,6 +230,30 @@ pub struct RunArgs {
     /// Use one recvfrom/sendto per datagram instead of recvmmsg/sendmmsg.
     #[arg(long)]
     pub no_batch: bool,
+
+    /// Serve NTS-KE (RFC 8915 §4) and NTS with this certificate chain
+    /// (PEM, leaf first); needs --nts-key.
+    #[arg(long, value_name = "PATH", requires = "nts_key")]
+    pub nts_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --nts-cert.
+    #[arg(long, value_name = "PATH", requires = "nts_cert")]
+    pub nts_key: Option<PathBuf>,
+
+    /// TCP address of the NTS-KE server, IP:PORT (repeatable) [default:
+    /// each listen address, port 4460].
+    #[arg(long, value_name = "IP:PORT", requires = "nts_cert")]
+    pub nts_listen: Vec<SocketAddr>,
+
+    /// Make a new NTS master key this often, seconds (chrony's
+    /// `ntsrotate`; 0: never) [default: 604800, a week].
+    #[arg(long, value_name = "SECONDS", requires = "nts_cert")]
+    pub nts_rotate: Option<u32>,
+
+    /// Trust roots (PEM) for the NTS-KE servers of `,nts` associations
+    /// (repeatable) [default: the system's trust store].
+    #[arg(long = "nts-trusted-cert", value_name = "PATH")]
+    pub nts_trusted_certs: Vec<PathBuf>,
 }
 
 /// Options of `ntp-node status`.
@@ -318,11 +345,43 @@ pub fn parse_association(
             "iburst" => config.iburst = true,
             "burst" => config.burst = true,
             "prefer" => config.prefer = true,
+            "nts" => config = config.with_nts(true),
+            // Read by `nts_target`.
+            "ntsport" => {
+                u16::try_from(number("ntsport")?).map_err(|_| range("ntsport"))?;
+            }
             _ => return Err(option_error(option, spec, format!("unknown option {name:?}"))),
         }
     }
     config.validate().map_err(|e| option_error(option, spec, e))?;
     Ok(config)
+}
+
+/// Where the association of a `--server` spec with `,nts` gets its cookies:
+/// the host as written (the name its certificate must carry) at `,ntsport`
+/// or 4460. `None` for a spec without `,nts`.
+pub fn nts_target(spec: &str, association: &AssociationConfig) -> Result<Option<NtsKeTarget>, OptionError> {
+    if !association.nts {
+        return Ok(None);
+    }
+    let mut parts = spec.split(',');
+    let remote = parts.next().unwrap_or_default();
+    let mut port = ntp_algo::NTS_KE_PORT;
+    for part in parts {
+        if let Some(value) = part.strip_prefix("ntsport=") {
+            port = value.parse().map_err(|_| option_error("--server", spec, "ntsport out of range"))?;
+        }
+    }
+    // The host without its port (and an IPv6 address without brackets).
+    let name = if let Ok(addr) = remote.parse::<SocketAddr>() {
+        addr.ip().to_string()
+    } else if let Ok(ip) = remote.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        ip.to_string()
+    } else {
+        remote.rsplit_once(':').map_or(remote, |(host, _)| host).to_owned()
+    };
+    let address = SocketAddr::new(association.address.ip(), port);
+    Ok(Some(NtsKeTarget { association: association.address, name, address }))
 }
 
 /// `CLASS=PREFIX` or `PREFIX=CLASS`.
@@ -396,7 +455,32 @@ impl RunArgs {
         }
         config.drift_file.clone_from(&self.drift_file);
         self.apply_runtime_options(&mut config)?;
+        self.apply_nts_options(&mut config)?;
         Ok((config, None))
+    }
+
+    /// The NTS options (RFC 8915): the NTS-KE server, the trust roots, and
+    /// where each `--server …,nts` gets its cookies. Added to what a
+    /// --config file set.
+    pub(crate) fn apply_nts_options(&self, config: &mut NodeConfig) -> Result<(), OptionError> {
+        for spec in &self.servers {
+            let association = parse_association("--server", AssociationMode::Client, spec)?;
+            if let Some(target) = nts_target(spec, &association)? {
+                config.nts_ke_targets.retain(|t| t.association != target.association);
+                config.nts_ke_targets.push(target);
+            }
+        }
+        config.nts_trusted_certs.extend(self.nts_trusted_certs.iter().cloned());
+        if let (Some(cert), Some(key)) = (&self.nts_cert, &self.nts_key) {
+            let mut settings = NtsKeServerSettings::new(cert.clone(), key.clone());
+            settings.listen.clone_from(&self.nts_listen);
+            config.nts_ke_server = Some(settings);
+        }
+        if let Some(seconds) = self.nts_rotate {
+            let nts = config.engine.nts_server.unwrap_or_default();
+            config.engine.nts_server = Some(nts.with_rotation_interval(seconds));
+        }
+        Ok(())
     }
 
     /// The options that are the runtime's alone (I/O, files, logging), with
@@ -551,6 +635,11 @@ mod tests {
             "--status-file",
             "--json-log",
             "--duration",
+            "--nts-cert",
+            "--nts-key",
+            "--nts-listen",
+            "--nts-rotate",
+            "--nts-trusted-cert",
             "log2 seconds",
             "[default: 0.0.0.0:123]",
             "[default: software]",
@@ -639,5 +728,63 @@ mod tests {
         assert_eq!(parse_remote("[2001:db8::1]").unwrap(), "[2001:db8::1]:123".parse().unwrap());
         assert_eq!(parse_remote("[2001:db8::1]:9").unwrap(), "[2001:db8::1]:9".parse().unwrap());
         assert!(parse_remote("localhost:notaport").is_err());
+    }
+
+    #[test]
+    fn test_nts_options_build_the_node_config() {
+        let args = run_args(&[
+            "--server",
+            "127.0.0.1:11123,nts,ntsport=14460,minpoll=0",
+            "--server",
+            "[::1],nts",
+            "--server",
+            "192.0.2.1,iburst",
+            "--nts-trusted-cert",
+            "/etc/ca.pem",
+            "--nts-cert",
+            "/etc/chain.pem",
+            "--nts-key",
+            "/etc/key.pem",
+            "--nts-listen",
+            "127.0.0.1:4461",
+            "--nts-rotate",
+            "3600",
+        ]);
+        let config = args.node_config().unwrap();
+        let nts: Vec<bool> = config.associations.iter().map(|a| a.nts).collect();
+        assert_eq!(nts, [true, true, false]);
+        assert_eq!(
+            config.nts_ke_targets,
+            [
+                NtsKeTarget {
+                    association: "127.0.0.1:11123".parse().unwrap(),
+                    name: "127.0.0.1".to_owned(),
+                    address: "127.0.0.1:14460".parse().unwrap(),
+                },
+                NtsKeTarget {
+                    association: "[::1]:123".parse().unwrap(),
+                    name: "::1".to_owned(),
+                    address: "[::1]:4460".parse().unwrap(),
+                },
+            ]
+        );
+        assert_eq!(config.nts_trusted_certs, [PathBuf::from("/etc/ca.pem")]);
+        let server = config.nts_ke_server.unwrap();
+        assert_eq!((server.cert_chain.to_str(), server.key.to_str()), (Some("/etc/chain.pem"), Some("/etc/key.pem")));
+        assert_eq!(server.listen, ["127.0.0.1:4461".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(config.engine.nts_server.unwrap().rotation_interval, 3600);
+        // NTS is for client associations, without a key; the key file needs its certificate.
+        assert!(run_args(&["--peer", "192.0.2.1,nts"]).node_config().is_err());
+        assert!(run_args(&["--server", "192.0.2.1,nts,key=1", "--key", "1 md5 x"]).node_config().is_err());
+        assert!(run_args(&["--server", "192.0.2.1,nts,ntsport=70000"]).node_config().is_err());
+        assert!(parse(&["run", "--nts-cert", "/c.pem"]).is_err());
+        // A host name is the name the certificate must carry.
+        let association = AssociationConfig::client("192.0.2.7:123".parse().unwrap()).with_nts(true);
+        let target = nts_target("time.example:123,nts", &association).unwrap().unwrap();
+        assert_eq!((target.name.as_str(), target.address), ("time.example", "192.0.2.7:4460".parse().unwrap()));
+        assert_eq!(
+            nts_target("192.0.2.7", &AssociationConfig::client("192.0.2.7:123".parse().unwrap())).unwrap(),
+            None
+        );
     }
 }

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use ntp_algo::{LeapFileError, LeapSecondsList};
 use ntp_config::{BuildError, Dialect, KeyLoadError, ParseError};
 
+use crate::nts::{NtsKeServerSettings, NtsKeTarget};
 use crate::runtime::NodeConfig;
 
 /// The NTP port, where a configured node listens unless told otherwise.
@@ -133,6 +134,7 @@ pub fn from_parsed(
             association.address.set_port(port);
         }
     }
+    nts_settings(&parsed, folder, &mut node);
     node.keys = ntp_config::load_keyring(&parsed, |file| std::fs::read_to_string(folder.join(file)))
         .map_err(|source| ConfigFileError::Keys { path: path.into(), source })?;
     node.drift_file = parsed.drift_file.as_ref().map(|file| folder.join(file));
@@ -148,6 +150,33 @@ pub fn from_parsed(
         None => None,
     };
     Ok(FileConfig { parsed, node, leap_seconds })
+}
+
+/// The file's NTS settings (RFC 8915): the NTS-KE server's certificate,
+/// key and port, the trusted certificates, and where each `nts` source gets
+/// its cookies (its host at `ntsport`, 4460 by default, the certificate
+/// checked against the name as written). Call after the associations'
+/// ports are final: the targets are keyed by association address.
+fn nts_settings(parsed: &ntp_config::NodeConfig, folder: &Path, node: &mut NodeConfig) {
+    if let Some(files) = &parsed.nts_server {
+        let mut settings = NtsKeServerSettings::new(folder.join(&files.cert_path), folder.join(&files.key_path));
+        settings.port = files.port;
+        node.nts_ke_server = Some(settings);
+    }
+    node.nts_trusted_certs = parsed.nts_trusted_certs.iter().map(|file| folder.join(file)).collect();
+    // `associations()` makes one association per source, in order, first.
+    for (source, association) in parsed.sources.iter().zip(&node.associations) {
+        if !source.nts || !association.nts {
+            continue;
+        }
+        let name = source.name.clone().unwrap_or_else(|| association.address.ip().to_string());
+        let port = source.nts_ke_port.unwrap_or(ntp_algo::NTS_KE_PORT);
+        node.nts_ke_targets.push(NtsKeTarget {
+            association: association.address,
+            name,
+            address: SocketAddr::new(association.address.ip(), port),
+        });
+    }
 }
 
 /// The addresses the file asks the node to listen on, port 123: its listen
@@ -258,6 +287,7 @@ pub(crate) fn merge_run_args(
         config.drift_file.clone_from(&args.drift_file);
     }
     args.apply_runtime_options(&mut config)?;
+    args.apply_nts_options(&mut config)?;
     Ok((config, leap_seconds))
 }
 
@@ -429,5 +459,49 @@ mod tests {
         // --dialect needs --config.
         use clap::Parser;
         assert!(crate::cli::Cli::try_parse_from(["ntp-node", "run", "--dialect", "ios"]).is_err());
+    }
+
+    #[test]
+    fn nts_settings_of_a_chrony_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "chrony.conf",
+            "server 127.0.0.1 port 11123 iburst nts ntsport 14460
+server time.example nts
+server 192.0.2.9
+             ntsservercert cert.pem
+ntsserverkey /etc/key.pem
+ntsport 4461
+ntstrustedcerts ca.pem
+ntsrotate 60
+",
+        );
+        let parsed = parse_file(&path, Some(Dialect::Chrony)).unwrap();
+        let resolve = |name: &str| (name == "time.example").then(|| "192.0.2.7".parse().unwrap());
+        let node = from_parsed(&path, parsed, None, resolve).unwrap().node;
+        let nts: Vec<bool> = node.associations.iter().map(|a| a.nts).collect();
+        assert_eq!(nts, [true, true, false]);
+        assert_eq!(
+            node.nts_ke_targets,
+            [
+                NtsKeTarget {
+                    association: "127.0.0.1:11123".parse().unwrap(),
+                    name: "127.0.0.1".to_owned(),
+                    address: "127.0.0.1:14460".parse().unwrap(),
+                },
+                NtsKeTarget {
+                    association: "192.0.2.7:123".parse().unwrap(),
+                    name: "time.example".to_owned(),
+                    address: "192.0.2.7:4460".parse().unwrap(),
+                },
+            ]
+        );
+        let server = node.nts_ke_server.unwrap();
+        assert_eq!(server.cert_chain, dir.path().join("cert.pem"));
+        assert_eq!(server.key, PathBuf::from("/etc/key.pem"));
+        assert_eq!(server.port, 4461);
+        assert_eq!(node.nts_trusted_certs, [dir.path().join("ca.pem")]);
+        assert_eq!(node.engine.nts_server.map(|n| n.rotation_interval), Some(60));
     }
 }

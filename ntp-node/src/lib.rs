@@ -27,6 +27,7 @@
 //! | [`StatusSnapshot`] | the status as serde data (JSON) |
 //! | [`views`] | Cisco, Huawei and ntpq text views of a snapshot |
 //! | [`log`] | human-readable and JSON log lines for engine events |
+//! | [`NtsKeServerSettings`], [`NtsKeTarget`] | NTS-KE (RFC 8915 §4) on TCP, in the same loop: the cookie server and the clients of NTS associations |
 //! | [`config`] | `run --config FILE`: ntp.conf, chrony.conf, IOS and VRP files to a [`NodeConfig`] |
 //! | [`cli`] | the `ntp-node` command line |
 //!
@@ -53,6 +54,7 @@ pub mod clock;
 pub mod config;
 pub mod keys;
 pub mod log;
+mod nts;
 pub mod query;
 mod runtime;
 mod snapshot;
@@ -61,5 +63,9 @@ mod sys;
 pub mod views;
 
 pub use clock::{Clock, ClockError, DriftFile, DriftFileError, SoftwareClock, SystemClock};
+pub use nts::{
+    NTS_KE_CLIENT_TIMEOUT, NTS_KE_MAX_CONNECTIONS, NTS_KE_RETRY_MAX, NTS_KE_RETRY_MIN, NTS_KE_SERVER_TIMEOUT,
+    NtsKeServerCounters, NtsKeServerSettings, NtsKeSetupError, NtsKeTarget,
+};
 pub use runtime::{Control, LogFormat, MAX_WAIT, Node, NodeConfig, NodeError, write_atomically};
 pub use snapshot::{AssociationCounters, AssociationSnapshot, NodeCounters, StatusSnapshot, SystemSnapshot, Timestamp};

@@ -11,6 +11,11 @@
 //! clknetsim, which simulates exactly these calls. No socket timeouts are
 //! used: all waiting is in `poll`.
 //!
+//! NTS-KE (RFC 8915 §4) runs in the same loop: the TCP server that hands
+//! out cookies and the clients that fetch them for NTS associations, all
+//! non-blocking (see the `nts` module), so the engine that owns the master
+//! keys and the cookie jars is only ever touched from this thread.
+//!
 //! Replies leave through the socket their request came in on (a client of
 //! 127.0.0.2 expects its answer from 127.0.0.2); polls and broadcasts leave
 //! through the first socket of the destination's address family. Where
@@ -24,12 +29,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ntp_algo::{AssociationConfig, ClockAction, Engine, EngineConfig, Output, Transmit};
+use ntp_algo::{
+    AssociationConfig, AssociationId, ClockAction, Engine, EngineConfig, Event, NtsKeServerConfig, NtsServerConfig,
+    Output, Transmit,
+};
 use ntp_wire::NtpTimestamp;
 use ntp_wire::auth::Keyring;
 
 use crate::clock::{Clock, ClockError, DriftFile, DriftFileError};
 use crate::log::{self, LogRecord};
+use crate::nts::{
+    Answered, KeClients, KeServer, NtsKeServerCounters, NtsKeServerSettings, NtsKeSetupError, NtsKeTarget,
+};
 use crate::snapshot::StatusSnapshot;
 use crate::socket::{self, UdpEndpoint};
 use crate::sys::net::{self, RecvBatch};
@@ -95,6 +106,17 @@ pub struct NodeConfig {
     /// Shown before each text log line (`DeviceC: ...`), for several nodes
     /// in one process, as in the lab.
     pub name: Option<String>,
+    /// The NTS-KE server (RFC 8915 §4) on TCP; `None`: none. The engine
+    /// serves NTS requests with the master keys its `nts_server` settings
+    /// rotate (the defaults when not set).
+    pub nts_ke_server: Option<NtsKeServerSettings>,
+    /// Trust roots (PEM files) for the NTS-KE clients of NTS associations;
+    /// empty: the system's trust store.
+    pub nts_trusted_certs: Vec<PathBuf>,
+    /// Where NTS associations get their cookies, by association address;
+    /// an NTS association not listed asks its own host on port 4460, with
+    /// the address as the certificate's name.
+    pub nts_ke_targets: Vec<NtsKeTarget>,
 }
 
 impl Default for NodeConfig {
@@ -112,6 +134,9 @@ impl Default for NodeConfig {
             log: LogFormat::Text,
             verbose: false,
             name: None,
+            nts_ke_server: None,
+            nts_trusted_certs: Vec::new(),
+            nts_ke_targets: Vec::new(),
         }
     }
 }
@@ -152,6 +177,10 @@ pub enum NodeError {
     /// The drift file is unusable.
     #[error("drift file: {0}")]
     Drift(#[from] DriftFileError),
+    /// The NTS-KE server or clients could not be set up (certificate, key,
+    /// trust roots, TCP port).
+    #[error("{0}")]
+    Nts(#[from] NtsKeSetupError),
 }
 
 /// Flags a signal handler (or another thread) sets to talk to a running
@@ -202,6 +231,21 @@ pub struct Node<C: Clock> {
     verbose: bool,
     prefix: String,
     send_errors: u64,
+    nts: NtsRuntime,
+}
+
+/// The NTS-KE side of a node.
+#[derive(Debug, Default)]
+struct NtsRuntime {
+    server: Option<KeServer>,
+    /// What the server's answers say about NTP beyond the cookies.
+    ntp_server: Option<String>,
+    ntp_port: Option<u16>,
+    clients: Option<KeClients>,
+    /// The NTS associations and where they get their cookies.
+    targets: Vec<(AssociationId, NtsKeTarget)>,
+    /// Key exchanges that gave cookies the engine took.
+    provisioned: u64,
 }
 
 impl<C: Clock> std::fmt::Debug for Node<C> {
@@ -235,12 +279,39 @@ impl<C: Clock> Node<C> {
             config.engine.saved_frequency_ppm = Some(ppm);
             clock.apply(ClockAction::SetFrequency { ppm })?;
         }
+        let mut nts = NtsRuntime::default();
+        if let Some(settings) = &config.nts_ke_server {
+            let listen: Vec<SocketAddr> = if settings.listen.is_empty() {
+                local.iter().map(|a| SocketAddr::new(a.ip(), settings.port)).collect()
+            } else {
+                settings.listen.clone()
+            };
+            nts.server = Some(KeServer::bind(settings, &listen)?);
+            nts.ntp_server.clone_from(&settings.ntp_server);
+            // Clients assume port 123 unless told (RFC 8915 §4.1.8).
+            nts.ntp_port = settings.ntp_port.or_else(|| local.first().map(SocketAddr::port).filter(|p| *p != 123));
+            if config.engine.nts_server.is_none() {
+                config.engine.nts_server = Some(NtsServerConfig::default());
+            }
+        }
         let now = clock.now();
         let mut engine = Engine::new(config.engine, config.keys, now);
         for association in &config.associations {
-            engine
+            let id = engine
                 .add_association(*association, now)
                 .map_err(|e| NodeError::Association { address: association.address, reason: e.to_string() })?;
+            if association.nts {
+                let target = config
+                    .nts_ke_targets
+                    .iter()
+                    .find(|t| t.association == association.address)
+                    .cloned()
+                    .unwrap_or_else(|| NtsKeTarget::for_association(association.address));
+                nts.targets.push((id, target));
+            }
+        }
+        if !nts.targets.is_empty() {
+            nts.clients = Some(KeClients::new(&config.nts_trusted_certs)?);
         }
         let pollfds =
             sockets.iter().map(|s| libc::pollfd { fd: s.raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
@@ -267,6 +338,7 @@ impl<C: Clock> Node<C> {
             verbose: config.verbose,
             prefix: config.name.map(|name| format!("{name}: ")).unwrap_or_default(),
             send_errors: 0,
+            nts,
         })
     }
 
@@ -294,6 +366,23 @@ impl<C: Clock> Node<C> {
     /// system refused them, or when configured off).
     pub fn is_batched(&self) -> bool {
         self.sockets.iter().all(UdpEndpoint::is_batched)
+    }
+
+    /// The TCP addresses the NTS-KE server listens on (empty without one).
+    pub fn nts_ke_addrs(&self) -> Vec<SocketAddr> {
+        self.nts.server.as_ref().map(KeServer::local_addrs).unwrap_or_default()
+    }
+
+    /// The NTS-KE server's counters (zero without one).
+    pub fn nts_ke_server_counters(&self) -> NtsKeServerCounters {
+        self.nts.server.as_ref().map(|s| s.counters).unwrap_or_default()
+    }
+
+    /// NTS-KE client exchanges so far: (gave cookies the engine took,
+    /// failed).
+    pub fn nts_ke_client_counts(&self) -> (u64, u64) {
+        let failed = self.nts.clients.as_ref().map_or(0, |c| c.failed);
+        (self.nts.provisioned, failed)
     }
 
     /// Datagrams the system refused to send so far.
@@ -340,11 +429,20 @@ impl<C: Clock> Node<C> {
     pub fn turn(&mut self, limit: Duration) -> Result<(), NodeError> {
         self.drain(None)?;
         self.housekeeping()?;
-        let wait = self.time_to_deadline().min(limit);
+        let wait = self.time_to_deadline().min(limit).min(self.nts_wait());
         // Round up, so a deadline 0.3 ms away is not polled for 0 ms over and over.
         let timeout_ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         for pollfd in &mut self.pollfds {
             pollfd.revents = 0;
+        }
+        // The UDP sockets come first, in order; the NTS-KE descriptors
+        // after them change from turn to turn.
+        self.pollfds.truncate(self.sockets.len());
+        if let Some(server) = &self.nts.server {
+            server.pollfds(&mut self.pollfds);
+        }
+        if let Some(clients) = &self.nts.clients {
+            clients.pollfds(&mut self.pollfds);
         }
         match net::poll(&mut self.pollfds, timeout_ms) {
             Ok(_) => {}
@@ -353,11 +451,122 @@ impl<C: Clock> Node<C> {
             Err(source) => return Err(NodeError::Io { what: "poll", source }),
         }
         self.receive_ready()?;
+        self.nts_progress()?;
         let now = self.clock.now();
         if (now - self.deadline).to_bits() >= 0 {
             self.engine.handle_timeout(now);
         }
         Ok(())
+    }
+
+    /// How long until NTS-KE needs a look (a timeout or a retry).
+    fn nts_wait(&self) -> Duration {
+        let server = self.nts.server.as_ref().and_then(KeServer::next_deadline);
+        let clients = self.nts.clients.as_ref().and_then(KeClients::next_deadline);
+        match server.into_iter().chain(clients).min() {
+            Some(at) => at.saturating_duration_since(Instant::now()),
+            None => MAX_WAIT,
+        }
+    }
+
+    /// Moves the NTS-KE connections on: the server's answers come from the
+    /// engine, the clients' cookies go to it.
+    fn nts_progress(&mut self) -> Result<(), NodeError> {
+        let mut lines: Vec<(String, Option<AssociationId>)> = Vec::new();
+        if let Some(server) = &mut self.nts.server {
+            let (engine, clock) = (&mut self.engine, &mut self.clock);
+            let config = NtsKeServerConfig { ntp_server: self.nts.ntp_server.as_deref(), ntp_port: self.nts.ntp_port };
+            server.progress(
+                |request| {
+                    // Eight cookies of about 100 bytes, a server name and a port.
+                    let mut out = vec![0u8; 4096];
+                    let now = clock.now();
+                    let answer = engine
+                        .nts_ke_answer(now, &request.message, &request.keys, config, &mut out)
+                        .map_err(|e| e.to_string())?;
+                    let how = answer.refused.map_or(Answered::Served, Answered::Refused);
+                    Ok((out.get(..answer.len).unwrap_or(&[]).to_vec(), how))
+                },
+                |line| lines.push((line, None)),
+            );
+        }
+        let mut provisioned = false;
+        if let Some(clients) = &mut self.nts.clients {
+            for result in clients.progress(|line| lines.push((line, None))) {
+                let id = result.id;
+                let keys = result.outcome.keys;
+                match self.engine.provision_nts(id, keys, result.outcome.cookies, result.ntp_address) {
+                    Ok(()) => {
+                        self.nts.provisioned += 1;
+                        provisioned = true;
+                    }
+                    Err(e) => {
+                        lines.push((format!("NTS-KE: association {id}: cookies refused: {e}"), Some(id)));
+                        if let Some((_, target)) = self.nts.targets.iter().find(|(i, _)| *i == id) {
+                            clients.retry_later(id, target.clone(), 1);
+                        }
+                    }
+                }
+            }
+        }
+        for (line, id) in lines {
+            self.log_line("nts_ke", line, id);
+        }
+        if provisioned {
+            // The association polls at once: pick up its new deadline.
+            self.drain(None)?;
+        }
+        Ok(())
+    }
+
+    /// The engine events NTS-KE acts on.
+    fn nts_event(&mut self, event: &Event) {
+        match *event {
+            Event::NtsKeyExchangeNeeded { id } => self.nts_key_exchange_needed(id),
+            Event::Demobilized { id, .. } => {
+                if let Some(clients) = &mut self.nts.clients {
+                    clients.forget(id);
+                }
+                self.nts.targets.retain(|(i, _)| *i != id);
+            }
+            _ => {}
+        }
+    }
+
+    /// An NTS association needs cookies (none yet, the jar ran out, or an
+    /// NTSN): start its key exchange unless one is under way.
+    fn nts_key_exchange_needed(&mut self, id: AssociationId) {
+        let Some(clients) = &mut self.nts.clients else { return };
+        let target = match self.nts.targets.iter().find(|(i, _)| *i == id) {
+            Some((_, target)) => target.clone(),
+            // An association added while running: its own host, port 4460.
+            None => match self.engine.association(id) {
+                Some(a) => {
+                    let target = NtsKeTarget::for_association(a.config().address);
+                    self.nts.targets.push((id, target.clone()));
+                    target
+                }
+                None => return,
+            },
+        };
+        clients.request(id, target);
+    }
+
+    fn log_line(&mut self, event: &str, message: String, id: Option<AssociationId>) {
+        if self.log == LogFormat::Off {
+            return;
+        }
+        let now = self.clock.now();
+        let record = LogRecord {
+            time: crate::snapshot::utc_text(now).unwrap_or_default(),
+            event: event.to_owned(),
+            message,
+            id: id.map(|id| id.0),
+            address: None,
+            offset: None,
+            stratum: None,
+        };
+        self.print(&record);
     }
 
     fn time_to_deadline(&mut self) -> Duration {
@@ -447,18 +656,19 @@ impl<C: Clock> Node<C> {
                     self.pending.push(transmit);
                 }
                 Output::Clock(action) => self.clock.apply(action)?,
-                Output::Event(event)
-                    if self.log != LogFormat::Off && (self.verbose || !log::is_verbose_only(&event)) =>
-                {
-                    let now = self.clock.now();
-                    self.print(&log::describe(&event, &self.engine, now));
+                Output::Event(event) => {
+                    self.nts_event(&event);
+                    if self.log != LogFormat::Off && (self.verbose || !log::is_verbose_only(&event)) {
+                        let now = self.clock.now();
+                        self.print(&log::describe(&event, &self.engine, now));
+                    }
                 }
                 Output::Timeout(at) => {
                     self.deadline = at;
                     break;
                 }
-                // An event not logged, or an output kind this runtime does
-                // not know yet (the enum is open to additions).
+                // An output kind this runtime does not know yet (the enum
+                // is open to additions).
                 _ => {}
             }
         }
@@ -823,5 +1033,56 @@ mod tests {
         config.listen = vec![addr("127.0.0.1:0")];
         config.drift_file = Some(path);
         assert!(matches!(Node::new(config, SoftwareClock::new(0.0, 0.0)), Err(NodeError::Drift(_))));
+    }
+
+    /// An NTS server and an NTS client node in this thread: the client
+    /// fetches cookies over TLS from the server's NTS-KE port, and every
+    /// sample it takes is NTS-authenticated.
+    #[test]
+    fn test_nts_client_synchronizes_to_an_nts_server_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.engine.local_reference_stratum = Some(2);
+        config.log = LogFormat::Off;
+        let mut settings = NtsKeServerSettings::new(cert.clone(), key);
+        settings.listen = vec![addr("127.0.0.1:0")];
+        config.nts_ke_server = Some(settings);
+        let mut server = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap();
+        let ntp = server.local_addrs()[0];
+        let ke = server.nts_ke_addrs()[0];
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.log = LogFormat::Off;
+        // The client knows the server only by a placeholder port: NTS-KE's
+        // Port record (the server's UDP port is not 123) moves it.
+        let placeholder = SocketAddr::new(ntp.ip(), 9);
+        let mut association = AssociationConfig::client(placeholder).with_nts(true);
+        association.min_poll = 0;
+        association.max_poll = 0;
+        association.iburst = true;
+        config.associations.push(association);
+        config.nts_trusted_certs = vec![cert];
+        config.nts_ke_targets =
+            vec![NtsKeTarget { association: placeholder, name: "127.0.0.1".to_owned(), address: ke }];
+        let mut client = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap();
+        run_until_synchronized(&mut server, &mut client, Duration::from_secs(20));
+        assert_eq!(client.nts_ke_client_counts(), (1, 0));
+        assert_eq!(client.snapshot().system.system_peer, Some(ntp));
+        let counters = server.nts_ke_server_counters();
+        assert_eq!((counters.accepted, counters.served, counters.failed), (1, 1, 0));
+        let association = client.engine().association_at(ntp).unwrap();
+        assert!(association.counters().samples >= 1);
+        assert_eq!(client.engine().counters().nts_rejected, 0);
+        // An NTS node without a usable certificate does not start.
+        let mut config = NodeConfig::default();
+        config.listen = vec![addr("127.0.0.1:0")];
+        config.nts_ke_server = Some(NtsKeServerSettings::new(dir.path().join("none.pem"), dir.path().join("none.key")));
+        let error = Node::new(config, SoftwareClock::new(0.0, 0.0)).unwrap_err().to_string();
+        assert!(error.contains("none.pem"), "{error}");
     }
 }

@@ -2,7 +2,7 @@
 //! association.
 
 use ntp_wire::nts::{AuthenticatorWriter, FieldWriter, NtsField, open_field};
-use ntp_wire::trailer::ExtensionFields;
+use ntp_wire::trailer::{EXTENSION_HEADER_LEN, ExtensionFields, MIN_EXTENSION_LEN};
 use ntp_wire::{HEADER_LEN, Packet, Stratum};
 
 use super::cookie::{CookieJar, NTS_JAR_CAPACITY, NTS_MAX_COOKIE_LEN};
@@ -13,6 +13,15 @@ use super::{NTS_KISS_NTSN, NTS_NONCE_LEN, NTS_UNIQUE_ID_LEN, NtsError, NtsKeys};
 /// The most plaintext a response may carry: eight cookie fields of the
 /// longest cookie the jar takes, with their headers.
 const MAX_RESPONSE_PLAINTEXT: usize = NTS_JAR_CAPACITY * (NTS_MAX_COOKIE_LEN + 4);
+
+/// The wire length of a request's authenticator field: header, the two
+/// length words, a 16-byte nonce and the 16-byte SIV tag (no encrypted
+/// fields).
+const REQUEST_AUTHENTICATOR_LEN: usize = EXTENSION_HEADER_LEN + 4 + NTS_NONCE_LEN + ntp_wire::nts::SIV_TAG_LEN;
+
+fn pad4(len: usize) -> usize {
+    len.next_multiple_of(4)
+}
 
 /// What a response turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +80,18 @@ impl NtsClient {
     /// response must carry it.
     pub fn write_request(&mut self, buf: &mut [u8], rng: &mut dyn RandomSource) -> Result<usize, NtsError> {
         let cookie = self.jar.take().ok_or(NtsError::NoCookieLeft)?;
-        let placeholders = self.jar.placeholders_wanted();
+        // Placeholders only as far as the buffer has room: the caller's
+        // buffer is its largest datagram, and the server's reply (one cookie
+        // per cookie and placeholder) is about as long as the request, so
+        // this also keeps the reply within it. The jar then refills over a
+        // few exchanges instead of one.
+        let placeholder_len = pad4(EXTENSION_HEADER_LEN + cookie.len()).max(MIN_EXTENSION_LEN);
+        let fixed = HEADER_LEN
+            + pad4(EXTENSION_HEADER_LEN + NTS_UNIQUE_ID_LEN).max(MIN_EXTENSION_LEN)
+            + placeholder_len
+            + REQUEST_AUTHENTICATOR_LEN;
+        let room = buf.len().saturating_sub(fixed) / placeholder_len;
+        let placeholders = self.jar.placeholders_wanted().min(room);
         let mut unique_id = [0u8; NTS_UNIQUE_ID_LEN];
         rng.fill(&mut unique_id);
         let mut nonce = [0u8; NTS_NONCE_LEN];

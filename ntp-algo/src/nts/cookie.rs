@@ -119,14 +119,24 @@ impl MasterKeys {
         self.keys.drain(..excess);
     }
 
-    /// Rotates when the current key is `rotation_interval` seconds old;
-    /// returns whether it did.
+    /// Rotates when the current key is `rotation_interval` seconds old (a
+    /// non-positive interval never rotates by itself, like chrony's
+    /// `ntsrotate 0`), and drops retired keys whose grace period is over;
+    /// returns whether it rotated.
     pub fn rotate_if_due(&mut self, rng: &mut dyn RandomSource, now: f64) -> bool {
-        if now - self.created_at < self.rotation_interval {
+        if self.rotation_interval <= 0.0 || now - self.created_at < self.rotation_interval {
+            self.expire(now);
             return false;
         }
         self.rotate(rng, now);
         true
+    }
+
+    /// Drops retired keys whose grace period is over at `now`: cookies
+    /// sealed with them no longer open.
+    pub fn expire(&mut self, now: f64) {
+        let grace = self.grace;
+        self.keys.retain(|k| k.retired_at.is_none_or(|t| now - t <= grace));
     }
 
     /// The id of the key that seals new cookies.

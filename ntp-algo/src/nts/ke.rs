@@ -47,6 +47,10 @@ pub enum NtsKeError {
     /// Error record of this code.
     #[error("NTS-KE request refused with error code {0}")]
     Refused(u16),
+    /// The engine was asked for an NTS-KE answer but serves no NTS (no
+    /// `EngineConfig::with_nts_server`).
+    #[error("NTS service is not enabled on this engine")]
+    NotEnabled,
 }
 
 impl From<KeError> for NtsKeError {

@@ -3,9 +3,13 @@
 //! replies. The bytes are `ntp_wire::nts`; randomness comes from the
 //! caller ([`RandomSource`]), so every test is reproducible.
 //!
-//! Not yet wired into the [`Engine`](crate::Engine): an association that
-//! uses NTS calls [`NtsClient`] around each request and response, and a
-//! server calls [`nts_check_request`] and [`nts_write_response`] around its reply.
+//! The [`Engine`](crate::Engine) uses these through `state.rs`: an
+//! association configured `with_nts(true)` seals each request with its
+//! [`NtsClient`] and uses only replies that authenticate; with
+//! `EngineConfig::with_nts_server` the engine answers NTS requests with
+//! [`nts_check_request`] and [`nts_write_response`] (or an NTSN kiss) and
+//! owns the [`MasterKeys`]. The pieces stay public for callers that drive
+//! NTS without the engine.
 
 mod client;
 mod cookie;
@@ -14,6 +18,9 @@ mod keys;
 mod random;
 mod scan;
 mod server;
+mod state;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::{NtsClient, NtsResponseCheck};
 pub use cookie::{
@@ -26,6 +33,13 @@ pub use ke::{
 pub use keys::{NTS_EXPORTER_LABEL, NtsKeyDirection, NtsKeys, nts_exporter_context};
 pub use random::RandomSource;
 pub use server::{NtsRequest, NtsRequestCheck, nts_check_request, nts_write_nak, nts_write_response};
+pub use state::{NtsServerConfig, OsRandom};
+pub(crate) use state::{NtsState, RandomSlot, ReplyCheck, RequestSeal, Sealed, has_nts_fields};
+#[cfg(feature = "tls")]
+pub use tls::{
+    NTS_KE_ALPN, NTS_KE_PORT, NtsKeClient, NtsKeOutcome, NtsKeRequest, NtsKeServer, NtsTlsError, nts_ke_client_config,
+    nts_ke_server_config, nts_ke_server_config_from_pem, nts_ke_trust_roots, nts_ke_trust_roots_from_pem,
+};
 
 /// The kiss code a server sends when it cannot open a request's cookie
 /// (RFC 8915 §5.7).
@@ -76,3 +90,6 @@ pub enum NtsError {
         len: usize,
     },
 }
+
+#[cfg(test)]
+mod engine_tests;

@@ -93,8 +93,12 @@ pub fn nts_write_response(
     fields.push(ntp_wire::nts::field_type::UNIQUE_IDENTIFIER, request.unique_id).map_err(NtsError::Field)?;
     let auth_start = fields.position();
     let mut auth = AuthenticatorWriter::new(reply, auth_start, &nonce).map_err(NtsError::Field)?;
+    // As many of the cookies asked for as the buffer holds (the engine's
+    // buffer is its largest datagram): fewer cookies only mean that the
+    // client's jar refills over more exchanges.
+    let room = auth.plaintext_mut().len() / (ntp_wire::trailer::EXTENSION_HEADER_LEN + NTS_COOKIE_LEN);
     let mut inner = FieldWriter::new(auth.plaintext_mut(), 0);
-    for _ in 0..request.cookies_wanted {
+    for _ in 0..request.cookies_wanted.min(room) {
         let cookie = master.seal_cookie(&request.keys, rng);
         inner.push_cookie(&cookie).map_err(NtsError::Field)?;
     }
@@ -111,8 +115,12 @@ pub fn nts_write_nak(unique_id: &[u8], reply: &mut [u8]) -> Result<usize, NtsErr
         .get_mut(..HEADER_LEN)
         .ok_or(NtsError::Field(ntp_wire::nts::NtsError::BufferTooSmall { len: available, needed: HEADER_LEN }))?;
     let mut packet = Packet::new_unchecked(header);
+    // A kiss carries no time of ours (RFC 5905 §7.4): unsynchronized,
+    // stratum 0, the code in the reference id, no reference time.
+    packet.set_leap(ntp_wire::LeapIndicator::Unsynchronized);
     packet.set_stratum(Stratum::UNSPECIFIED);
     packet.set_reference_id(ReferenceId(NTS_KISS_NTSN));
+    packet.set_reference_time(ntp_wire::NtpTimestamp::ZERO);
     let mut fields = FieldWriter::new(reply, HEADER_LEN);
     fields.push(ntp_wire::nts::field_type::UNIQUE_IDENTIFIER, unique_id).map_err(NtsError::Field)?;
     Ok(fields.position())
