@@ -96,7 +96,7 @@ def test_seed_parses_devices_categories_and_design() -> None:
     assert [d.name for d in seed.select("critical")] == ["a"]
     assert [d.name for d in seed.select("all")] == ["a", "b"]
     a = seed.devices[0]
-    assert a.line == 8 and seed.devices[1].line == 20
+    assert a.line == 9 and seed.devices[1].line == 21
     assert a.design is not None and a.design.authentication and a.design.servers[2] == "10.0.0.3"
     assert seed.devices[1].collect == ("mode3",)
     assert seed.intervals["critical"] == 10 and seed.intervals["all"] == 30 * 86400
@@ -105,16 +105,16 @@ def test_seed_parses_devices_categories_and_design() -> None:
 @pytest.mark.parametrize(
     "change, line, words",
     [
-        (('category = "interesting"', 'category = "vital"'), 24, "category must be one of"),
-        (('address = "127.0.0.2"', 'address = "not an address!"'), 22, "neither an IP address"),
-        (('collect = ["mode3", "mode6"]', 'collect = ["mode3", "mode7"]'), 13, "unknown collection method"),
-        (("stratum = 2", "stratum = 99"), 18, "design.stratum"),
-        (('name = "b"', 'name = "a"'), 21, "already defined at line 8"),
-        (('name = "b"\n', 'name = "b"\ncommunity = "public"\n'), 22, "secrets do not belong"),
-        (('collect = ["mode3", "mode6"]', 'collect = ["snmp"]'), 13, "no snmp"),
+        (('category = "interesting"', 'category = "vital"'), 25, "category must be one of"),
+        (('address = "127.0.0.2"', 'address = "not an address!"'), 23, "neither an IP address"),
+        (('collect = ["mode3", "mode6"]', 'collect = ["mode3", "mode7"]'), 14, "unknown collection method"),
+        (("stratum = 2", "stratum = 99"), 19, "design.stratum"),
+        (('name = "b"', 'name = "a"'), 22, "already defined at line 9"),
+        (('name = "b"\n', 'name = "b"\ncommunity = "public"\n'), 23, "secrets do not belong"),
+        (('collect = ["mode3", "mode6"]', 'collect = ["snmp"]'), 14, "no snmp"),
         (("timeout = 0.5", "timeout = -1"), 3, "timeout must be"),
-        (("authentication = true", "authentication = 1"), 17, "design.authentication"),
-        (('area = "west"\n', ""), 20, "device needs 'area'"),
+        (("authentication = true", "authentication = 1"), 18, "design.authentication"),
+        (('area = "west"\n', ""), 21, "device needs 'area'"),
     ],
 )
 def test_seed_errors_name_the_line(change: Tuple[str, str], line: int, words: str) -> None:
@@ -128,13 +128,13 @@ def test_seed_errors_name_the_line(change: Tuple[str, str], line: int, words: st
 
 def test_seed_syntax_error_has_the_parser_line() -> None:
     e = seed_error(SEED.replace('area = "west"', "area = west"))
-    assert e.line == 22 and "not valid TOML" in str(e)
+    assert e.line == 24 and "not valid TOML" in str(e)
 
 
 def test_seed_secret_in_inline_snmp_table_is_refused() -> None:
     text = SEED.replace('collect = ["mode3", "mode6"]', 'collect = ["snmp"]\nsnmp = { credentials = "c.toml", community = "x" }')
     e = seed_error(text)
-    assert e.line == 14 and "credentials file" in str(e)
+    assert e.line == 15 and "credentials file" in str(e)
 
 
 def test_seed_without_devices_is_an_error() -> None:
@@ -391,7 +391,7 @@ def test_cli_check_seed_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "critical: 1 devices" in capsys.readouterr().out
     path.write_text(SEED.replace('category = "critical"', 'category = "vital"'))
     assert ntp_py_main(["monitor", "check-seed", str(path)]) == 2
-    assert f"{path}:12: category must be one of" in capsys.readouterr().err
+    assert f"{path}:13: category must be one of" in capsys.readouterr().err
 
 
 def test_cli_scan_with_no_answer_stores_the_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,6 +67,8 @@ database = "fleet.sqlite"
 concurrency = 16
 timeout = 1.0
 retries = 1
+# ntp-node answers mode 6 from loopback sources only.
+source = "127.0.0.1"
 
 [intervals]
 critical = 1
@@ -331,6 +333,8 @@ def _fleet() -> None:
         peers = {p["peer"]: [u["device"] for u in p["devices"]] for p in configuration["peers"]}
         assert set(peers["10.77.0.1"]) >= {"node-east", "router-east", "node-mismatch"}
         assert "node-mismatch" in peers["10.77.0.2"] and "NOT IN DESIGN" in text
+        # A mode-3-only device is placed by its reference id, never "missing".
+        assert "chrony-west" in peers["10.77.0.1"] and "chrony-west MISSING" not in text
         # The HTML page is self-contained, with charts.
         assert html.count("data:image/png;base64,") >= 3 and "<script" not in html and "http" not in html.split("<body>")[1]
         # No secret from the credential files reaches a report.

@@ -132,7 +132,7 @@ class Fleet:
         conf = d / "ntp.conf"
         conf.write_text(
             f"server {server} iburst minpoll 3 maxpoll 3\ninterface ignore wildcard\ninterface listen {address}\n"
-            f"driftfile {d}/ntp.drift\nrestrict default\n"
+            f"driftfile {d}/ntp.drift\nrestrict default\nrestrict 127.0.0.1\nrestrict 10.77.0.0 mask 255.255.255.0\n"
         )
         capsh = shutil.which("capsh") or "/usr/sbin/capsh"
         ntpd = ntpsec / "usr/sbin/ntpd"

@@ -94,14 +94,16 @@ async def scan_devices(
 
                 async def attempt() -> DeviceResult:
                     return await collect_mode3(
-                        device.name, device.address, device.ntp_port, key=secrets.key(device), timeout=limit
+                        device.name, device.address, device.ntp_port, key=secrets.key(device), timeout=limit,
+                        source=seed.source,
                     )
 
             elif method == "mode6":
 
                 async def attempt() -> DeviceResult:
                     return await collect_mode6(
-                        device.name, device.address, device.control_port, key=secrets.key(device), timeout=limit
+                        device.name, device.address, device.control_port, key=secrets.key(device), timeout=limit,
+                        source=seed.source,
                     )
 
             else:

@@ -69,9 +69,12 @@ def _unsynchronized(device: str, packet: Packet, sent: Optional[NtpTimestamp], a
     )
 
 
-async def collect_mode3(device: str, host: str, port: int, *, key: Optional[Key], timeout: float) -> DeviceResult:
-    """One validated exchange with ``host:port``; raises :class:`NtpError`
-    (or ``OSError``) when there is no usable answer within ``timeout`` s."""
+async def collect_mode3(
+    device: str, host: str, port: int, *, key: Optional[Key], timeout: float, source: str = ""
+) -> DeviceResult:
+    """One validated exchange with ``host:port`` (sent from ``source`` when
+    given); raises :class:`NtpError` (or ``OSError``) when there is no
+    usable answer within ``timeout`` s."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
@@ -86,7 +89,10 @@ async def collect_mode3(device: str, host: str, port: int, *, key: Optional[Key]
             future: asyncio.Future[Tuple[bytes, NtpTimestamp]] = loop.create_future()
             if transport is None:
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Protocol(request, future), remote_addr=(str(sockaddr[0]), int(sockaddr[1])), family=family
+                    lambda: _Protocol(request, future),
+                    remote_addr=(str(sockaddr[0]), int(sockaddr[1])),
+                    local_addr=(source, 0) if source else None,
+                    family=family,
                 )
                 transport.sendto(request.stamp())
             else:

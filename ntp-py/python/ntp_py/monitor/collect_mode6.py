@@ -56,9 +56,11 @@ def _timestamp(v: Optional[str]) -> Optional[float]:
     return unix + 2**32 if unix < 0 else unix
 
 
-async def collect_mode6(device: str, host: str, port: int, *, key: Optional[Key], timeout: float) -> DeviceResult:
-    """Reads ``host:port`` over mode 6; raises on no answer."""
-    system, peers = await read_status(host, port, key=key, timeout=timeout)
+async def collect_mode6(
+    device: str, host: str, port: int, *, key: Optional[Key], timeout: float, source: str = ""
+) -> DeviceResult:
+    """Reads ``host:port`` over mode 6 (from ``source`` when given); raises on no answer."""
+    system, peers = await read_status(host, port, key=key, timeout=timeout, source=source)
     by_id: Dict[int, str] = {}
     rows = []
     for association, word, v in peers:

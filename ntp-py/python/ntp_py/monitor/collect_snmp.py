@@ -126,8 +126,10 @@ def decode_unsigned(data: bytes) -> Optional[float]:
 def _refid(data: bytes, stratum: Optional[int]) -> str:
     if len(data) != 4:
         return data.hex()
-    if stratum is not None and stratum <= 1:
-        return data.rstrip(b"\0").decode("ascii", "replace")
+    # A code (GPS, LOCL, INIT) at stratum 0-1 and when unsynchronized (16).
+    text = data.rstrip(b"\0")
+    if stratum is not None and (stratum <= 1 or stratum >= 16) and text.isascii() and text.decode().isprintable():
+        return text.decode()
     return str(ipaddress.IPv4Address(data))
 
 

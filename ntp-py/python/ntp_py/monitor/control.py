@@ -139,9 +139,11 @@ class _Session:
                     return status, joined
 
 
-async def _builtin(host: str, port: int, timeout: float) -> RemoteStatus:
+async def _builtin(host: str, port: int, timeout: float, source: str) -> RemoteStatus:
     loop = asyncio.get_running_loop()
-    transport, proto = await loop.create_datagram_endpoint(_Exchange, remote_addr=(host, port))
+    transport, proto = await loop.create_datagram_endpoint(
+        _Exchange, remote_addr=(host, port), local_addr=(source, 0) if source else None
+    )
     try:
         session = _Session(transport, proto, timeout)
         _, system_data = await session.ask(_OP_READVAR, 0)
@@ -157,12 +159,15 @@ async def _builtin(host: str, port: int, timeout: float) -> RemoteStatus:
         transport.close()
 
 
-async def read_status(host: str, port: int = 123, *, key: Optional[Key] = None, timeout: float = 2.0) -> RemoteStatus:
-    """Reads ``host``'s system variables and every association's variables.
+async def read_status(
+    host: str, port: int = 123, *, key: Optional[Key] = None, timeout: float = 2.0, source: str = ""
+) -> RemoteStatus:
+    """Reads ``host``'s system variables and every association's variables
+    (requests sent from the local address ``source`` when given).
 
     Raises :class:`ControlError` when the server does not answer in
     ``timeout`` seconds per request or answers with an error."""
     try:
-        return await _builtin(host, port, timeout)
+        return await _builtin(host, port, timeout, source)
     except OSError as e:
         raise ControlError(str(e)) from None

@@ -136,6 +136,15 @@ def build(seed: Seed, store: Store, kind: str, *, now: Optional[float] = None) -
                 by_peer.setdefault(key, []).append(
                     {"device": view.device.name, "tally": p.selection, "in_design": key in expected or p.address in expected}
                 )
+            system = view.system
+            if not view.peers_source and system is not None and system.leap != 3 and system.refid:
+                # Mode 3 only: the reference id is the one source we know of.
+                refid = system.refid
+                if system.stratum is not None and 2 <= system.stratum <= 15:
+                    by_peer.setdefault(refid, []).append(
+                        {"device": view.device.name, "tally": "refid", "in_design": refid in expected or not expected}
+                    )
+                continue
             for e in sorted(expected):
                 if e not in {peer_key(p) for p in view.peers} and e not in {p.address for p in view.peers}:
                     by_peer.setdefault(e, []).append({"device": view.device.name, "tally": "", "in_design": True,

@@ -143,6 +143,10 @@ class Seed:
     concurrency: int
     timeout: float
     retries: int
+    #: The local address NTP and mode 6 requests are sent from ("": the
+    #: system's choice). A monitoring station with several addresses
+    #: names the one the devices' access lists allow.
+    source: str
     intervals: Mapping[str, float]
     thresholds: Thresholds
     devices: Tuple[Device, ...]
@@ -417,7 +421,7 @@ def parse_seed(text: str, path: str = "<seed>") -> Seed:
     monitor = raw.get("monitor", {})
     if not isinstance(monitor, dict):
         raise SeedError(path, where.top("monitor"), "monitor must be a table")
-    mknown = {"database", "concurrency", "timeout", "retries"}
+    mknown = {"database", "concurrency", "timeout", "retries", "source"}
     for k in monitor:
         if k not in mknown:
             raise SeedError(path, where.top(k), f"unknown [monitor] setting {k!r} (known: {', '.join(sorted(mknown))})")
@@ -433,6 +437,14 @@ def parse_seed(text: str, path: str = "<seed>") -> Seed:
     retries = monitor.get("retries", 1)
     if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
         raise SeedError(path, where.top("retries"), "retries must be a whole number of at least 0")
+    source = monitor.get("source", "")
+    try:
+        if source:
+            ipaddress.ip_address(source)
+    except ValueError:
+        source = None
+    if not isinstance(source, str):
+        raise SeedError(path, where.top("source"), "source must be an IP address of this host")
     intervals = dict(DEFAULT_INTERVALS)
     raw_intervals = raw.get("intervals", {})
     if not isinstance(raw_intervals, dict):
@@ -453,7 +465,7 @@ def parse_seed(text: str, path: str = "<seed>") -> Seed:
     devices = tuple(reader.device(i, d, base, names) for i, d in enumerate(raw_devices))
     if not devices:
         raise SeedError(path, 0, "no [[device]] tables: nothing to monitor")
-    return Seed(path, database, concurrency, float(timeout), retries, intervals, base, devices)
+    return Seed(path, database, concurrency, float(timeout), retries, source, intervals, base, devices)
 
 
 def load_seed(path: str) -> Seed:
