@@ -96,8 +96,13 @@ def main() -> int:
             )
         lines = ["[monitor]", f"concurrency = {args.concurrency}", "timeout = 2.0", "retries = 1", ""]
         for p in ports:
+            # ntp-node answers mode 6 from loopback only, with a rate limit
+            # per source address (a burst of 64): each device is read from
+            # its own loopback address, as devices in many networks would be.
+            n = p - base
             lines += ["[[device]]", f'name = "dev{p}"', 'address = "127.0.0.1"', 'area = "bench"',
-                      f"ntp_port = {p}", f"control_port = {p}", 'collect = ["mode3", "mode6"]', ""]  # fmt: skip
+                      f"ntp_port = {p}", f"control_port = {p}", f'source = "127.1.{n // 250}.{n % 250 + 1}"',
+                      'collect = ["mode3", "mode6"]', ""]  # fmt: skip
         seed = parse_seed("\n".join(lines), str(directory / "seed.toml"))
         # Wait until every node answers on its last port.
         deadline = time.monotonic() + 30

@@ -95,7 +95,7 @@ async def scan_devices(
                 async def attempt() -> DeviceResult:
                     return await collect_mode3(
                         device.name, device.address, device.ntp_port, key=secrets.key(device), timeout=limit,
-                        source=seed.source,
+                        source=device.source or seed.source,
                     )
 
             elif method == "mode6":
@@ -103,7 +103,7 @@ async def scan_devices(
                 async def attempt() -> DeviceResult:
                     return await collect_mode6(
                         device.name, device.address, device.control_port, key=secrets.key(device), timeout=limit,
-                        source=seed.source,
+                        source=device.source or seed.source,
                     )
 
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 from ntp_py import ClientRequest, Key, NotSynchronized, NtpError, NtpTimestamp, OriginMismatch, Packet
 
@@ -43,6 +43,22 @@ class _Protocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         if not self.future.done():
             self.future.set_exception(NtpError(f"{exc}"))
+
+
+async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> Tuple[int, Tuple[Any, ...]]:
+    """An address literal directly; a name through the resolver (which
+    asyncio runs in a thread: too slow to pay for every device)."""
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        except socket.gaierror as e:
+            raise NtpError(f"cannot resolve {host!r}: {e.strerror}") from None
+        family, _, _, _, sockaddr = infos[0]
+        return family, tuple(sockaddr)
+    family = socket.AF_INET if literal.version == 4 else socket.AF_INET6
+    return family, (str(literal), port)
 
 
 def _unsynchronized(device: str, packet: Packet, sent: Optional[NtpTimestamp], arrived: NtpTimestamp) -> DeviceResult:
@@ -76,11 +92,7 @@ async def collect_mode3(
     given); raises :class:`NtpError` (or ``OSError``) when there is no
     usable answer within ``timeout`` s."""
     loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except socket.gaierror as e:
-        raise NtpError(f"cannot resolve {host!r}: {e.strerror}") from None
-    family, _, _, _, sockaddr = infos[0]
+    family, sockaddr = await _resolve(loop, host, port)
     request = ClientRequest(key=key)
     deadline = loop.time() + timeout
     transport: Optional[asyncio.DatagramTransport] = None

@@ -123,6 +123,9 @@ class Device:
     line: int
     ntp_port: int = 123
     control_port: int = 123
+    #: The local address to send this device's requests from (overrides
+    #: ``[monitor] source``; e.g. the station's address in a management network).
+    source: str = ""
     key: Optional[KeyRef] = None
     snmp: Optional[SnmpRef] = None
     design: Optional[Design] = None
@@ -294,7 +297,7 @@ class _Reader:
 
         known = {
             "name", "address", "area", "category", "collect", "ntp_port", "control_port",
-            "key", "snmp", "design", "thresholds",
+            "source", "key", "snmp", "design", "thresholds",
         }  # fmt: skip
         for k in raw:
             if k in _SECRET_KEYS:
@@ -384,6 +387,14 @@ class _Reader:
         thresholds: Optional[Thresholds] = None
         if "thresholds" in raw:
             thresholds = self.thresholds(raw["thresholds"], lambda k: at(k, "thresholds"), base)
+        source = raw.get("source", "")
+        try:
+            if source:
+                ipaddress.ip_address(source)
+        except ValueError:
+            source = None
+        if not isinstance(source, str):
+            raise self.fail(at("source"), "source must be an IP address of this host")
         address = str(raw["address"])
         try:
             ipaddress.ip_address(address)
@@ -399,6 +410,7 @@ class _Reader:
             line=line,
             ntp_port=ports["ntp_port"],
             control_port=ports["control_port"],
+            source=source,
             key=key,
             snmp=snmp,
             design=design,
