@@ -406,3 +406,15 @@ def test_cli_scan_with_no_answer_stores_the_failure(tmp_path: Path, capsys: pyte
     assert capsys.readouterr().out.startswith("scan_id,started,category,device")
 
 
+
+
+def test_less_delay_than_usual_is_not_an_action_but_an_offset_either_way_is(tmp_path: Path) -> None:
+    seed = parse_seed(SEED)
+    with Store(str(tmp_path / "m.sqlite")) as store:
+        for i in range(6):
+            store.save(float(i), "critical", [result("a", "mode3", offset=0.001, delay=0.05 + i * 1e-4)])
+        store.save(7.0, "critical", [result("a", "mode3", offset=-0.05, delay=0.001)])
+        _, latest = store.latest("a")
+        found = [f.message for f in run_checks(seed, merge(seed.devices[0], 7.0, latest), store) if f.check == "baseline"]
+        assert any("monitorOffset" in m and "below" in m for m in found), found
+        assert not any("monitorDelay" in m for m in found), found

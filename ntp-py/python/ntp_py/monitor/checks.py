@@ -30,6 +30,9 @@ from ntp_py.monitor.store import Store
 
 __all__ = ["DeviceView", "Finding", "merge", "run_checks", "peer_key", "USABLE_TALLIES"]
 
+#: Variables judged on both sides of their band (the rest only above it).
+TWO_SIDED = ("cntpPeersOffset", "monitorOffset")
+
 #: Tallies of sources that survive selection (ntpq's ``*``, ``+``, ``#``, ``o``).
 USABLE_TALLIES = ("*", "+", "#", "o")
 
@@ -195,6 +198,10 @@ def run_checks(seed: Seed, view: DeviceView, store: Optional[Store] = None) -> L
             base = baseline_for(store, d.name, variable, peer, thresholds, before=last)
             view.baselines[(variable, peer)] = base
             verdict = base.judge(value)
+            # Less delay or dispersion than usual needs no correction; an
+            # offset is wrong in either direction.
+            if verdict == "below" and variable not in TWO_SIDED:
+                verdict = None
             if verdict is not None and variable in BASELINE_VARIABLES:
                 add(
                     "warning",

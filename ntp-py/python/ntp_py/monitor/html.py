@@ -42,7 +42,7 @@ def _ms(v: Any) -> str:
     return "-" if v is None else f"{float(v) * 1e3:+.3f} ms"
 
 
-def _chart(store: Store, device: str, variable: str, title: str) -> Optional[str]:
+def _chart(store: Store, device: str, variable: str, title: str, band: Optional[Dict[str, Any]]) -> Optional[str]:
     try:
         import matplotlib
 
@@ -60,13 +60,18 @@ def _chart(store: Store, device: str, variable: str, title: str) -> Optional[str
     # Seconds since the first scan: a plain axis, whatever the span.
     times = [t - first for _, t, _ in history]
     values = [v * 1e3 for _, _, v in history]
-    # The band the newest value is judged against: from all scans before it.
-    base = compute(variable, "", [v for _, _, v in history[:-1]], Thresholds())
+    # The band the newest value was judged against (from the report, with
+    # the device's thresholds), else one from all scans before it.
+    if band is None:
+        b = compute(variable, "", [v for _, _, v in history[:-1]], Thresholds())
+        band = {"low": b.low, "high": b.high, "median": b.median, "trusted": b.trusted}
     fig, ax = plt.subplots(figsize=(4.2, 2.6), dpi=90)
-    if base.low is not None and base.high is not None:
-        ax.axhspan(base.low * 1e3, base.high * 1e3, color="#8fd18f", alpha=0.35, label="baseline band")
-    if base.median is not None:
-        ax.axhline(base.median * 1e3, color="#2a7a2a", linewidth=0.8, label="median")
+    low, high, median = band.get("low"), band.get("high"), band.get("median")
+    if low is not None and high is not None:
+        label = "baseline band" if band.get("trusted") else "baseline band (learning)"
+        ax.axhspan(float(low) * 1e3, float(high) * 1e3, color="#8fd18f", alpha=0.35, label=label)
+    if median is not None:
+        ax.axhline(float(median) * 1e3, color="#2a7a2a", linewidth=0.8, label="median")
     ax.plot(times, values, marker="o", markersize=3, color="#1f4e9a", linewidth=1, label=variable)
     ax.set_xlabel(f"seconds since {since}", fontsize=7)
     ax.set_title(f"{device}: {title}", fontsize=9)
@@ -142,7 +147,8 @@ def render_html(report: Dict[str, Any], store: Optional[Store]) -> str:
             if store is not None and kind != "configuration":
                 images = []
                 for variable, title in CHART_VARIABLES:
-                    png = _chart(store, str(d["name"]), variable, title)
+                    band = next((b for b in d["baselines"] if b["variable"] == variable and not b["peer"]), None)
+                    png = _chart(store, str(d["name"]), variable, title, band)
                     if png is None:
                         charts_missing = charts_missing or not _have_matplotlib()
                         continue
