@@ -7,7 +7,10 @@
 # Needs: python3 (3.9+) with venv, a Rust toolchain, network access to PyPI
 # (or a pip configuration that provides the pinned wheels), and chronyd for
 # the live tests and the query benchmark (CHRONYD=/path overrides
-# /usr/sbin/chronyd; without it those tests are skipped).
+# /usr/sbin/chronyd). The mode 6 live tests also run the workspace's
+# ntp-node (built here; NTP_NODE=/path overrides) and, as root, NTPsec's
+# ntpq and ntpd (unpacked from `apt-get download ntpsec`; ntpq needs
+# python3-ntp). Without a tool those tests are skipped; with CI=true they fail.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +21,12 @@ PYTHON="${PYTHON:-python3}"
 PINS=(pytest==9.2.0 hypothesis==6.170.17 mypy==2.4.1)
 # What the benchmarks compare against (installed in the same venv).
 BENCH_PINS=(dpkt==1.9.8 ntplib==0.4.0 scapy==2.6.1)
+
+echo "== cargo build -p ntp-node (for the mode 6 live tests)"
+if [ -z "${NTP_NODE:-}" ]; then
+    (cd "$ROOT" && nice -n 10 cargo build --quiet -p ntp-node --bin ntp-node)
+    export NTP_NODE="$ROOT/target/debug/ntp-node"
+fi
 
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
@@ -47,4 +56,4 @@ echo "== pytest"
 # From ntp-py/: the package source is under python/, so `import ntp_py`
 # still finds the installed wheel, not the source tree.
 cd "$ROOT/ntp-py"
-"$VENV/bin/python" -m pytest tests
+"$VENV/bin/python" -m pytest -W error tests

@@ -6,6 +6,7 @@ use ntp_wire::auth::{AuthError, KeyError, KeyFileError as WireKeyFileError};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTimeoutError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 
 create_exception!(_ntp_py, NtpError, PyException, "Base class of every error this package raises on purpose.");
@@ -57,6 +58,19 @@ create_exception!(
     NtpError,
     "The server says its clock is not synchronized (leap indicator 3 or stratum 16)."
 );
+create_exception!(_ntp_py, ControlError, NtpError, "A mode 6 (ntpq) exchange that failed; the subclass says why.");
+create_exception!(
+    _ntp_py,
+    ServerError,
+    ControlError,
+    "The server answered a mode 6 request with an error status; the code is in `.code` (e.g. 1 permission denied, 4 unknown association)."
+);
+create_exception!(
+    _ntp_py,
+    MalformedResponse,
+    ControlError,
+    "A mode 6 response whose data cannot be read (a bad variable list or value)."
+);
 create_exception!(
     _ntp_py,
     ConfigUnavailable,
@@ -81,7 +95,12 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("OriginMismatch", py.get_type::<OriginMismatch>())?;
     m.add("KissOfDeath", py.get_type::<KissOfDeath>())?;
     m.add("NotSynchronized", py.get_type::<NotSynchronized>())?;
-    m.add("Timeout", timeout_type(py)?)?;
+    m.add("ControlError", py.get_type::<ControlError>())?;
+    m.add("ServerError", py.get_type::<ServerError>())?;
+    m.add("MalformedResponse", py.get_type::<MalformedResponse>())?;
+    let timeout = timeout_type(py)?;
+    m.add("Timeout", &timeout)?;
+    let _ = TIMEOUT.set(py, timeout.unbind());
     m.add("ConfigUnavailable", py.get_type::<ConfigUnavailable>())?;
     Ok(())
 }
@@ -89,13 +108,27 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// `Timeout` derives from both `NtpError` and the built-in `TimeoutError`,
 /// so `except TimeoutError` (and asyncio's) catches it too. pyo3's
 /// `create_exception!` takes one base, so the class is made with `type()`;
-/// only the Python layer raises it.
+/// it is kept in `TIMEOUT` so the Rust side can raise it too.
 fn timeout_type(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     let bases = (py.get_type::<NtpError>(), py.get_type::<PyTimeoutError>());
     let namespace = PyDict::new(py);
     namespace.set_item("__module__", "ntp_py._ntp_py")?;
     namespace.set_item("__doc__", "No valid reply arrived in time.")?;
     py.import("builtins")?.getattr("type")?.call1(("Timeout", bases, namespace))
+}
+
+/// The `Timeout` class, for raising it from Rust.
+static TIMEOUT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A `Timeout` with this message.
+pub(crate) fn timeout_error(message: &'static str) -> PyErr {
+    Python::attach(|py| match TIMEOUT.get(py) {
+        Some(class) => match class.bind(py).call1((message,)) {
+            Ok(value) => PyErr::from_value(value),
+            Err(e) => e,
+        },
+        None => PyTimeoutError::new_err(message),
+    })
 }
 
 /// A decode error from ntp-wire.

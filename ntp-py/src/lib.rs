@@ -12,6 +12,7 @@
 mod auth;
 mod client;
 mod config;
+mod control;
 mod engine;
 mod errors;
 mod packet;
@@ -30,5 +31,6 @@ fn _ntp_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     client::register(m)?;
     engine::register(m)?;
     config::register(m)?;
+    control::register(m)?;
     Ok(())
 }

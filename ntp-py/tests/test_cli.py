@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import struct
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from typing import Callable, List
 import ntp_py
 import pytest
 
-from conftest import Chronyd, FakeServer, Responder, server_reply
+from conftest import Chronyd, EngineServer, FakeServer, Responder, server_reply
 from test_packet import SERVER
 
 
@@ -25,9 +26,9 @@ def run(*args: str) -> "subprocess.CompletedProcess[str]":
 def test_help_lists_every_command_and_exit_status() -> None:
     out = run("--help")
     assert out.returncode == 0
-    for word in ("query", "decode", "check-config", "exit status"):
+    for word in ("query", "peers", "rv", "mrulist", "decode", "check-config", "exit status"):
         assert word in out.stdout
-    for command in ("query", "decode", "check-config"):
+    for command in ("query", "peers", "rv", "mrulist", "decode", "check-config"):
         sub = run(command, "--help")
         assert sub.returncode == 0 and "usage: ntp-py " + command in sub.stdout
 
@@ -160,3 +161,55 @@ def test_check_config_prints_the_meaning_or_the_line(tmp_path: Path) -> None:
         ntp_py.check_config(str(bad))
     out = run("check-config", str(tmp_path / "missing.conf"))
     assert out.returncode == 2 and "no such file" in out.stderr
+
+
+def test_peers_table_and_json(engine_server: EngineServer) -> None:
+    out = run("peers", "127.0.0.1", "--port", str(engine_server.port))
+    assert out.returncode == 0, out.stderr
+    header, rule, row = out.stdout.splitlines()
+    assert header.split() == ["remote", "refid", "st", "t", "when", "poll", "reach", "delay", "offset", "jitter"]
+    assert set(rule) == {"="}
+    # Unreachable, never selected: a blank tally, stratum 16, reach 0.
+    assert row.startswith(" 192.0.2.1 ")
+    assert row.split() == ["192.0.2.1", "-", "16", "u", "-", "64", "0", "0.000", "0.000", "0.000"]
+    out = run("peers", "127.0.0.1", "-p", str(engine_server.port), "--json")
+    assert out.returncode == 0, out.stderr
+    [peer] = json.loads(out.stdout)
+    assert peer["address"] == "192.0.2.1" and peer["reach"] == 0 and peer["dispersion"] == 16.0
+    assert peer["tally"] == " " and peer["configured"] is True and peer["poll"] == 64
+
+
+def test_rv_and_mrulist(engine_server: EngineServer) -> None:
+    out = run("rv", "127.0.0.1", "-p", str(engine_server.port))
+    assert out.returncode == 0, out.stderr
+    pairs = dict(line.split("=", 1) for line in out.stdout.splitlines())
+    assert pairs["stratum"] == "3" and pairs["version"].startswith("ntp-algo")
+    out = run("rv", "127.0.0.1", "-p", str(engine_server.port), "--json")
+    system = json.loads(out.stdout)
+    # Typed values in seconds; the raw texts as sent (milliseconds).
+    assert system["stratum"] == 3
+    assert system["root_dispersion"] == pytest.approx(float(system["raw"]["rootdisp"]) / 1e3)
+    out = run("mrulist", "127.0.0.1", "-p", str(engine_server.port), "--json")
+    assert out.returncode == 0, out.stderr
+    entries = json.loads(out.stdout)
+    assert any(e["mode"] == 6 and e["address"] == "127.0.0.1" and e["count"] >= 2 for e in entries), entries
+    out = run("mrulist", "127.0.0.1", "-p", str(engine_server.port))
+    assert out.returncode == 0 and "127.0.0.1:" in out.stdout
+
+
+def test_control_errors_exit_1_and_usage_errors_2(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        silent_port = str(s.getsockname()[1])
+        out = run("peers", "127.0.0.1", "-p", silent_port, "--timeout", "0.5")
+        assert out.returncode == 1 and "Timeout" in out.stderr and "within 0.5 s" in out.stderr
+    out = run("rv", "127.0.0.1", "-p", silent_port, "--timeout", "1")
+    assert out.returncode == 1 and "connection refused" in out.stderr
+    out = run("rv", "127.0.0.1", "--key", "1")
+    assert out.returncode == 2 and "--key and --keyfile go together" in out.stderr
+    keys = tmp_path / "ntp.keys"
+    keys.write_text("1 MD5 secret\n")
+    out = run("peers", "127.0.0.1", "--keyfile", str(keys), "--key", "9")
+    assert out.returncode == 2 and "key id 9" in out.stderr
+    out = run("peers", "127.0.0.1", "--timeout", "0")
+    assert out.returncode == 2 and "--timeout" in out.stderr

@@ -7,6 +7,8 @@
 * :func:`query`, :func:`aquery`, :func:`query_many`, :func:`aquery_many`:
   a validated client exchange (origin, mode, kiss-o'-death, leap, MAC).
 * :class:`Engine`: the sans-IO NTP engine; :mod:`ntp_py.aio` drives it.
+* :class:`ControlClient`, :class:`AsyncControlClient`: mode 6 (ntpq) --
+  system variables, peers, the MRU list.
 
 Every error raised on purpose derives from :class:`NtpError`.
 """
@@ -17,6 +19,8 @@ from ntp_py._ntp_py import (
     BadMac,
     ClientRequest,
     ConfigUnavailable,
+    ControlError,
+    ControlSession,
     CryptoNak,
     Engine,
     EngineEvent,
@@ -27,7 +31,9 @@ from ntp_py._ntp_py import (
     Keyring,
     KissOfDeath,
     Leap,
+    MalformedResponse,
     Mode,
+    MruEntry,
     NoMac,
     NotSynchronized,
     NtpError,
@@ -35,10 +41,13 @@ from ntp_py._ntp_py import (
     OriginMismatch,
     Packet,
     ParseError,
+    PeerVariables,
     Reply,
+    ServerError,
     SetFrequency,
     Step,
     SystemInfo,
+    SystemVariables,
     Timeout,
     TimeoutAt,
     Transmit,
@@ -49,13 +58,18 @@ from ntp_py._ntp_py import (
     verify,
 )
 from ntp_py.client import aquery, aquery_many, query, query_many
+from ntp_py.control import AsyncControlClient, ControlClient
 
 __all__ = [
     "CONFIG_AVAILABLE",
+    "AsyncControlClient",
     "AuthenticationError",
     "BadMac",
     "ClientRequest",
     "ConfigUnavailable",
+    "ControlClient",
+    "ControlError",
+    "ControlSession",
     "CryptoNak",
     "Engine",
     "EngineEvent",
@@ -66,7 +80,9 @@ __all__ = [
     "Keyring",
     "KissOfDeath",
     "Leap",
+    "MalformedResponse",
     "Mode",
+    "MruEntry",
     "NoMac",
     "NotSynchronized",
     "NtpError",
@@ -74,10 +90,13 @@ __all__ = [
     "OriginMismatch",
     "Packet",
     "ParseError",
+    "PeerVariables",
     "Reply",
+    "ServerError",
     "SetFrequency",
     "Step",
     "SystemInfo",
+    "SystemVariables",
     "Timeout",
     "TimeoutAt",
     "Transmit",

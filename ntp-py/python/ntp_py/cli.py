@@ -15,13 +15,17 @@ from ntp_py._ntp_py import (
     Key,
     Keyring,
     KissOfDeath,
+    MruEntry,
     NtpError,
     NtpTimestamp,
     Packet,
+    PeerVariables,
     Reply,
+    SystemVariables,
     check_config,
 )
 from ntp_py.client import query_many
+from ntp_py.control import ControlClient
 from ntp_py.pcap import is_capture, read_capture
 
 EXIT_OK = 0
@@ -32,7 +36,9 @@ EXIT_UNAVAILABLE = 3
 _EPILOG = """exit status:
   0  success
   1  an NTP error: no reply, an invalid or unauthenticated reply, a
-     kiss-o'-death, an unsynchronized server (query); undecodable packet (decode)
+     kiss-o'-death, an unsynchronized server (query); an error status or a
+     garbled answer from a mode 6 server (peers, rv, mrulist); undecodable
+     packet (decode)
   2  bad usage or unreadable input (argparse errors, missing files, bad keys)
   3  the feature is not built into this version (check-config without ntp-config)
 """
@@ -254,6 +260,197 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return status
 
 
+def _ts_text(ts: Optional[NtpTimestamp]) -> Optional[str]:
+    if ts is None or ts.is_zero:
+        return None
+    try:
+        return ts.to_datetime().isoformat()
+    except (OverflowError, ValueError):
+        return f"0x{ts.bits:016x}"
+
+
+def _peer_kind(peer: PeerVariables) -> str:
+    """The t column of ``ntpq -p``: l local (reference clock), u unicast
+    client, s symmetric, b broadcast."""
+    if isinstance(peer.address, ipaddress.IPv4Address) and str(peer.address).startswith("127.127."):
+        return "l"
+    if peer.hmode in (1, 2):
+        return "s"
+    if peer.hmode in (5, 6):
+        return "b"
+    return "u"
+
+
+def _peer_when(peer: PeerVariables, clock: Optional[NtpTimestamp]) -> Optional[int]:
+    """Seconds since the peer's last packet, by the server's own clock."""
+    if clock is None or peer.rec is None or peer.rec.is_zero:
+        return None
+    since = clock - peer.rec
+    return round(since) if since >= 0 else None
+
+
+def _peer_poll(peer: PeerVariables) -> Optional[int]:
+    """The poll column in seconds: the shorter of the two intervals (ntpq's)."""
+    polls = [p for p in (peer.hpoll, peer.ppoll) if p is not None]
+    return 1 << max(0, min(min(polls), 17)) if polls else None
+
+
+def _ms(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value * 1e3:.3f}"
+
+
+PEERS_HEADER = (
+    "     remote           refid      st t when poll reach   delay   offset   jitter\n"
+    "=============================================================================="
+)
+
+
+def peers_table(peers: Sequence[PeerVariables], clock: Optional[NtpTimestamp]) -> str:
+    """The ``ntpq -p`` table: tally code and remote, refid, stratum, type,
+    seconds since the last packet, poll (s), reach (octal), then delay,
+    offset and jitter in milliseconds."""
+    lines = [PEERS_HEADER]
+    for p in peers:
+        when = _peer_when(p, clock)
+        poll = _peer_poll(p)
+        lines.append(
+            f"{p.tally}{str(p.address) if p.address is not None else '-':<15} {p.refid or '-':<15} "
+            f"{'-' if p.stratum is None else p.stratum:>2} {_peer_kind(p)} "
+            f"{'-' if when is None else when:>4} {'-' if poll is None else poll:>4} "
+            f"{p.reach or 0:>5o} {_ms(p.delay):>7} {_ms(p.offset):>8} {_ms(p.jitter):>8}"
+        )
+    return "\n".join(lines)
+
+
+def _peer_record(p: PeerVariables, clock: Optional[NtpTimestamp]) -> Dict[str, Any]:
+    return {
+        "association_id": p.association_id,
+        "tally": p.tally,
+        "address": None if p.address is None else str(p.address),
+        "port": p.port,
+        "refid": p.refid,
+        "stratum": p.stratum,
+        "type": _peer_kind(p),
+        "when": _peer_when(p, clock),
+        "poll": _peer_poll(p),
+        "reach": p.reach,
+        "configured": p.configured,
+        "reachable": p.reachable,
+        "delay": p.delay,
+        "offset": p.offset,
+        "jitter": p.jitter,
+        "dispersion": p.dispersion,
+        "status": p.status,
+    }
+
+
+def _system_record(s: SystemVariables) -> Dict[str, Any]:
+    return {
+        "version": s.version,
+        "leap": None if s.leap is None else int(s.leap),
+        "stratum": s.stratum,
+        "precision": s.precision,
+        "root_delay": s.root_delay,
+        "root_dispersion": s.root_dispersion,
+        "refid": s.refid,
+        "reference_time": _ts_text(s.reference_time),
+        "clock": _ts_text(s.clock),
+        "peer": s.peer,
+        "poll": s.poll,
+        "offset": s.offset,
+        "frequency_ppm": s.frequency_ppm,
+        "sys_jitter": s.sys_jitter,
+        "clk_jitter": s.clk_jitter,
+        "clk_wander_ppm": s.clk_wander_ppm,
+        "status": s.status,
+        "raw": dict(s.raw),
+    }
+
+
+def _mru_record(e: MruEntry) -> Dict[str, Any]:
+    return {
+        "address": str(e.address),
+        "port": e.port,
+        "first": _ts_text(e.first),
+        "last": _ts_text(e.last),
+        "count": e.count,
+        "mode": e.mode,
+        "version": e.version,
+        "restrictions": e.restrictions,
+    }
+
+
+def _control_client(args: argparse.Namespace) -> ControlClient:
+    key = _load_key(args)
+    if not args.timeout > 0:
+        raise _UsageError("--timeout must be a positive number of seconds")
+    return ControlClient(args.host, args.port, key=key, timeout=args.timeout)
+
+
+def _cmd_peers(args: argparse.Namespace) -> int:
+    with _control_client(args) as client:
+        system = client.system()
+        peers = client.peers()
+    if args.json:
+        print(json.dumps([_peer_record(p, system.clock) for p in peers], indent=2))
+    else:
+        print(peers_table(peers, system.clock))
+    return EXIT_OK
+
+
+def _cmd_rv(args: argparse.Namespace) -> int:
+    with _control_client(args) as client:
+        system = client.system()
+    if args.json:
+        print(json.dumps(_system_record(system), indent=2))
+    else:
+        for name, value in system.raw:
+            print(f"{name}={value}")
+    return EXIT_OK
+
+
+def _cmd_mrulist(args: argparse.Namespace) -> int:
+    with _control_client(args) as client:
+        entries = client.mrulist()
+    if args.json:
+        print(json.dumps([_mru_record(e) for e in entries], indent=2))
+        return EXIT_OK
+    print(f"{'last':>27} {'first':>27} {'count':>7} m v rs  address")
+    for e in entries:
+        where = f"[{e.address}]:{e.port}" if e.address.version == 6 else f"{e.address}:{e.port}"
+        print(
+            f"{_ts_text(e.last) or '-':>27} {_ts_text(e.first) or '-':>27} {e.count:>7} {e.mode} {e.version} "
+            f"{e.restrictions:>2x}  {where}"
+        )
+    return EXIT_OK
+
+
+def _add_key_options(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--keyfile", help="key file (ntp.keys or chrony.keys) holding --key")
+    p.add_argument("--key", type=int, metavar="ID", help=f"sign the {what} with this key id and require signed answers")
+    p.add_argument(
+        "--key-dialect", default="auto", choices=["auto", "chrony", "ntp"], help="key file dialect (default: guess)"
+    )
+
+
+def _add_control_parser(sub: Any, name: str, help_text: str, description: str, func: Any) -> None:
+    p = sub.add_parser(
+        name, help=help_text, description=description, epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("host", metavar="HOST", help="server name or address (it must allow mode 6 queries from us)")
+    p.add_argument("-p", "--port", type=int, default=123, help="UDP port (default 123)")
+    p.add_argument(
+        "-t",
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for each answer; an unanswered request is sent again after 5 s (default 10)",
+    )
+    _add_key_options(p, "requests")
+    p.add_argument("--json", action="store_true", help="print JSON (times in seconds, frequencies in ppm)")
+    p.set_defaults(func=func)
+
+
 def _cmd_check_config(args: argparse.Namespace) -> int:
     if not os.path.exists(args.file):
         raise _UsageError(f"{args.file}: no such file")
@@ -273,7 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog="ntp-py",
-        description="Query NTP servers with every check a client owes a reply, and explain NTP packets.",
+        description="Query NTP servers with every check a client owes a reply, read a server's "
+        "state over mode 6 (as ntpq does), and explain NTP packets.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -291,11 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-p", "--port", type=int, default=123, help="UDP port (default 123)")
     q.add_argument("-t", "--timeout", type=float, default=5.0, help="seconds to wait for each reply (default 5)")
     q.add_argument("--version", type=int, default=4, choices=[1, 2, 3, 4], help="NTP version to send (default 4)")
-    q.add_argument("--keyfile", help="key file (ntp.keys or chrony.keys) holding --key")
-    q.add_argument("--key", type=int, metavar="ID", help="sign the request with this key id and require a signed reply")
-    q.add_argument(
-        "--key-dialect", default="auto", choices=["auto", "chrony", "ntp"], help="key file dialect (default: guess)"
-    )
+    _add_key_options(q, "request")
     q.add_argument("--json", action="store_true", help="print a JSON list, one object per host")
     q.add_argument("--concurrency", type=int, default=16, help="queries in flight at once (default 16)")
     q.set_defaults(func=_cmd_query)
@@ -314,6 +508,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--json", action="store_true", help="print a JSON list, one object per packet")
     d.set_defaults(func=_cmd_decode)
+
+    _add_control_parser(
+        sub,
+        "peers",
+        "a server's peers, as ntpq -p shows them (mode 6)",
+        "Read HOST's associations over mode 6 and print the ntpq -p table: tally code "
+        "(* system peer, + candidate, - outlier, x falseticker, # backup, . excess, "
+        "space rejected) and remote address, refid, stratum, type (u unicast, s symmetric, "
+        "b broadcast, l local clock), seconds since the last packet, poll interval (s), "
+        "reach (octal), delay, offset and jitter (ms). --json gives the same in seconds.",
+        _cmd_peers,
+    )
+    _add_control_parser(
+        sub,
+        "rv",
+        "a server's system variables, as ntpq -c rv shows them (mode 6)",
+        "Read HOST's system variables over mode 6 and print them as name=value lines, as "
+        "the server sent them (ntpd's units: milliseconds, ppm); --json gives them typed, "
+        "in seconds and ppm.",
+        _cmd_rv,
+    )
+    _add_control_parser(
+        sub,
+        "mrulist",
+        "a server's recent clients, as ntpq -c mrulist shows them (mode 6)",
+        "Read HOST's list of most recently seen clients over mode 6 (oldest first): last "
+        "and first packet times (UTC), packet count, mode, version, restriction flags (hex) "
+        "and address.",
+        _cmd_mrulist,
+    )
 
     c = sub.add_parser(
         "check-config",
@@ -340,5 +564,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except _UsageError as e:
         print(f"ntp-py: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except NtpError as e:
+        print(f"ntp-py: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT_NTP_ERROR
     except KeyboardInterrupt:
         return 130
