@@ -30,6 +30,8 @@ from ntp_py.cli import main as ntp_py_main
 from fleet.daemons import Fleet, in_ci, ntp_node_binary, ntpsec_root, wait_until
 
 INSIDE = "NTP_MONITOR_FLEET_NETNS"
+#: ntpd-west's key file (and the monitor's): key 5, MD5.
+NTP_KEYS = "5 md5 fleet-ntp-key-5\n"
 ADDRESSES = ["10.77.0.1", "10.77.0.2", "10.77.0.11", "10.77.0.12", "10.77.0.13", "10.77.0.14", "10.77.0.21",
              "10.77.0.22", "10.77.0.31"]  # fmt: skip
 
@@ -166,6 +168,7 @@ address = "10.77.0.22"
 area = "west"
 category = "interesting"
 collect = ["mode3", "mode6"]
+key = { file = "ntp.keys", id = 5 }
 [device.design]
 servers = ["10.77.0.2"]
 """
@@ -231,7 +234,7 @@ def _fleet() -> None:
         unsync = fleet.node("node-unsync", node, "10.77.0.13", "--server", "10.77.0.99,minpoll=0,maxpoll=0")
         mismatch = fleet.node("node-mismatch", node, "10.77.0.14", "--server", "10.77.0.2,minpoll=0,maxpoll=0,iburst")
         fleet.ntpd("ntpd-east", ntpsec, "10.77.0.21", "10.77.0.11")
-        fleet.ntpd("ntpd-west", ntpsec, "10.77.0.22", "10.77.0.2")
+        fleet.ntpd("ntpd-west", ntpsec, "10.77.0.22", "10.77.0.2", keys=NTP_KEYS)
         fleet.snmpd("snmpd", ["10.77.0.11", "10.77.0.31"], east)
 
         def synced(status: Path) -> bool:
@@ -251,6 +254,7 @@ def _fleet() -> None:
 
         seed = directory / "seed.toml"
         seed.write_text(SEED)
+        (directory / "ntp.keys").write_text(NTP_KEYS)
         (directory / "snmp-v2c.toml").write_text('version = "2c"\ncommunity = "fleet-community"\n')
         (directory / "snmp-v3.toml").write_text(
             'version = "3"\nuser = "fleetuser"\nauth_protocol = "SHA"\nauth_key = "fleet-auth-secret"\n'
@@ -318,6 +322,8 @@ def _fleet() -> None:
         assert [p["peer"] for p in router["peers"]] == ["10.77.0.1"]
         assert router["peers"][0]["tally"] == "*"
 
+        # Signed requests (key 5) to ntpd-west: both methods answered and verified.
+        assert _device(interesting, "ntpd-west")["errors"] == {}, _device(interesting, "ntpd-west")
         # Every planted fault is a corrective action.
         assert "falseticker:" in _checks(critical, "node-false"), critical["checks"]
         assert abs(_device(critical, "node-false")["offset_s"] - 5.0) < 0.5
@@ -339,7 +345,7 @@ def _fleet() -> None:
         assert html.count("data:image/png;base64,") >= 3 and "<script" not in html and "http" not in html.split("<body>")[1]
         # No secret from the credential files reaches a report.
         for body in (json.dumps(critical), json.dumps(interesting), html, text):
-            assert "fleet-community" not in body and "fleet-auth-secret" not in body
+            assert "fleet-community" not in body and "fleet-auth-secret" not in body and "fleet-ntp-key" not in body
     finally:
         fleet.stop()
         shutil.rmtree(directory, ignore_errors=True)

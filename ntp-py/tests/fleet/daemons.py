@@ -126,11 +126,15 @@ class Fleet:
         )  # fmt: skip
         return status
 
-    def ntpd(self, name: str, ntpsec: Path, address: str, server: str) -> None:
+    def ntpd(self, name: str, ntpsec: Path, address: str, server: str, keys: str = "") -> None:
         d = self.dir / name
         d.mkdir()
         conf = d / "ntp.conf"
-        conf.write_text(
+        if keys:
+            # Signed mode 3 and mode 6 requests with key 5 are answered signed.
+            (d / "ntp.keys").write_text(keys)
+            keys = f"keys {d}/ntp.keys\ntrustedkey 5\n"
+        conf.write_text(keys + 
             f"server {server} iburst minpoll 3 maxpoll 3\ninterface ignore wildcard\ninterface listen {address}\n"
             f"driftfile {d}/ntp.drift\nrestrict default\nrestrict 127.0.0.1\nrestrict 10.77.0.0 mask 255.255.255.0\n"
         )

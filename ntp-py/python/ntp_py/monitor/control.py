@@ -2,34 +2,23 @@
 
 This is the one place that knows how mode 6 is spoken: :func:`read_status`
 returns a device's system variables and every association's variables as
-plain dictionaries of ``name -> text``, exactly as the server sent them.
-It uses ``ntp_py.ControlClient`` when the installed ``ntp_py`` has one and
-otherwise a small asyncio reader of its own (READSTAT for the association
-list, READVAR for the variables, fragments reassembled by offset), so the
-collectors never depend on which is present.
-
-The built-in reader does not sign requests (reading variables needs no
-authentication on ntpd, NTPsec or ntp-node); a key is used only through
-``ControlClient``.
+plain dictionaries of ``name -> text``, exactly as the server sent them,
+so :mod:`ntp_py.monitor.collect_mode6` can map them onto the MIB names.
+The protocol (requests, signing with a key, fragment reassembly, retries,
+the peer list) is ``ntp_py.ControlSession``, the sans-IO session behind
+``ntp_py.ControlClient``; this module only moves its datagrams, over an
+endpoint that can be bound to a chosen source address (which
+``ControlClient`` does not offer).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import struct
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from ntp_py import Key
+from ntp_py import ControlSession, Key, NtpError, PeerVariables, SystemVariables
 
 __all__ = ["ControlError", "RemoteStatus", "parse_variables", "read_status"]
-
-_OP_READSTAT = 1
-_OP_READVAR = 2
-_HEADER = struct.Struct("!BBHHHHH")
-# Version 2 in the first byte, as ntpq sends: every server answers it.
-_FIRST_BYTE = (2 << 3) | 6
-_MAX_FRAGMENTS = 64
 
 
 class ControlError(Exception):
@@ -88,75 +77,58 @@ class _Exchange(asyncio.DatagramProtocol):
         self.queue.put_nowait(b"")
 
 
-class _Session:
-    def __init__(self, transport: asyncio.DatagramTransport, proto: _Exchange, timeout: float) -> None:
-        self.transport = transport
-        self.proto = proto
-        self.timeout = timeout
-        self.sequence = int.from_bytes(os.urandom(2), "big") or 1
-
-    async def ask(self, opcode: int, association: int) -> Tuple[int, bytes]:
-        self.sequence = (self.sequence + 1) & 0xFFFF or 1
-        sequence = self.sequence
-        self.transport.sendto(_HEADER.pack(_FIRST_BYTE, opcode, sequence, 0, association, 0, 0))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        fragments: Dict[int, bytes] = {}
-        last_end: Optional[int] = None
-        status = 0
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise ControlError(f"no complete answer within {self.timeout} s")
-            try:
-                data = await asyncio.wait_for(self.proto.queue.get(), remaining)
-            except asyncio.TimeoutError:
-                raise ControlError(f"no complete answer within {self.timeout} s") from None
-            if not data:
-                raise ControlError(f"{self.proto.error}")
-            if len(data) < _HEADER.size:
-                continue
-            first, bits, seq, status_word, assoc, offset, count = _HEADER.unpack_from(data)
-            if first & 7 != 6 or not bits & 0x80 or seq != sequence or bits & 0x1F != opcode:
-                continue
-            if bits & 0x40:
-                raise ControlError(f"the server answered with error code {status_word >> 8}")
-            if assoc != association and association != 0:
-                continue
-            status = status_word
-            fragments[offset] = data[_HEADER.size : _HEADER.size + count]
-            if not bits & 0x20:
-                last_end = offset + count
-            if len(fragments) > _MAX_FRAGMENTS:
-                raise ControlError("too many fragments")
-            if last_end is not None:
-                joined = b""
-                for frag_offset in sorted(fragments):
-                    if frag_offset != len(joined):
-                        break
-                    joined += fragments[frag_offset]
-                if len(joined) == last_end:
-                    return status, joined
+async def _drive(
+    session: ControlSession, begin: Callable[[float], bytes], transport: asyncio.DatagramTransport, proto: _Exchange,
+    timeout: float,
+) -> object:
+    """Runs one request of the sans-IO ``session`` to its end over ``transport``."""
+    loop = asyncio.get_running_loop()
+    while not proto.queue.empty():
+        proto.queue.get_nowait()
+    transport.sendto(begin(loop.time()))
+    limit = loop.time() + timeout
+    while not session.done:
+        now = loop.time()
+        if now >= limit:
+            session.cancel()
+            raise ControlError(f"no complete answer within {timeout} s")
+        due = session.deadline
+        if due is not None and now >= due:
+            again = session.handle_timeout(now)
+            if again is not None:
+                transport.sendto(again)
+            continue
+        wait = min(limit, due if due is not None else limit) - now
+        try:
+            data = await asyncio.wait_for(proto.queue.get(), wait)
+        except asyncio.TimeoutError:
+            continue
+        if not data:
+            session.cancel()
+            raise ControlError(f"{proto.error}")
+        out = session.handle_datagram(data, loop.time())
+        if out is not None:
+            transport.sendto(out)
+    return session.take_result()
 
 
-async def _builtin(host: str, port: int, timeout: float, source: str) -> RemoteStatus:
+async def _session(host: str, port: int, key: Optional[Key], timeout: float, source: str) -> RemoteStatus:
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(
         _Exchange, remote_addr=(host, port), local_addr=(source, 0) if source else None
     )
     try:
-        session = _Session(transport, proto, timeout)
-        _, system_data = await session.ask(_OP_READVAR, 0)
-        system = parse_variables(system_data)
-        _, listing = await session.ask(_OP_READSTAT, 0)
-        peers: List[Tuple[int, int, Dict[str, str]]] = []
-        for i in range(0, len(listing) - 3, 4):
-            association, word = struct.unpack_from("!HH", listing, i)
-            _, data = await session.ask(_OP_READVAR, association)
-            peers.append((association, word, parse_variables(data)))
-        return system, peers
+        session = ControlSession(key)
+        system = await _drive(session, session.begin_system, transport, proto, timeout)
+        peers = await _drive(session, session.begin_peers, transport, proto, timeout)
     finally:
         transport.close()
+    if not isinstance(system, SystemVariables) or not isinstance(peers, list):
+        raise ControlError("unexpected answer")
+    rows = [
+        (p.association_id, p.status, dict(p.raw)) for p in peers if isinstance(p, PeerVariables)
+    ]
+    return dict(system.raw), rows
 
 
 async def read_status(
@@ -168,6 +140,8 @@ async def read_status(
     Raises :class:`ControlError` when the server does not answer in
     ``timeout`` seconds per request or answers with an error."""
     try:
-        return await _builtin(host, port, timeout, source)
+        return await _session(host, port, key, timeout, source)
     except OSError as e:
         raise ControlError(str(e)) from None
+    except NtpError as e:
+        raise ControlError(f"{type(e).__name__}: {e}") from None
