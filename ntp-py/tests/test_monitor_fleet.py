@@ -14,6 +14,7 @@ Without the tools it skips, and fails under ``CI=true``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -208,6 +209,9 @@ def _report(seed: Path, kind: str, fmt: str, output: Path) -> str:
 
 
 def _fleet() -> None:
+    for module in ("pysnmp", "matplotlib", "cryptography"):
+        if importlib.util.find_spec(module) is None:
+            _missing(f"Python package {module} is not installed: pip install 'ntp-py[monitor,report]'")
     for tool in ("ip", "chronyd", "chronyc", "capsh", "snmpd", "snmpget"):
         if shutil.which(tool) is None and not os.path.exists(f"/usr/sbin/{tool}"):
             _missing(f"{tool} is not installed (Debian: iproute2 chrony libcap2-bin snmpd snmp)")

@@ -44,10 +44,11 @@ def _ms(v: Any) -> str:
 
 def _chart(store: Store, device: str, variable: str, title: str, band: Optional[Dict[str, Any]]) -> Optional[str]:
     try:
-        import matplotlib
+        # The optional extra ntp-py[report]; without it the page has no charts.
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     history = store.history(device, variable)
@@ -173,7 +174,7 @@ def render_html(report: Dict[str, Any], store: Optional[Store]) -> str:
 
 def _have_matplotlib() -> bool:
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # type: ignore[import-not-found, unused-ignore]  # noqa: F401
     except ImportError:
         return False
     return True
