@@ -1,7 +1,7 @@
 """Scale benchmark of ``ntp-py monitor``: a scan of 1,000 devices on
 loopback, each read over mode 3 and mode 6.
 
-The devices are served by a few ntp-node processes, each listening on
+The devices are served by a few ntp-node processes (10), each listening on
 many ports (one port = one device; a node serves mode 3 and mode 6 on the
 same port). The scan runs once with the seed file's concurrency (the
 figure: devices per second, peak RSS) and once sequentially (concurrency
@@ -75,7 +75,7 @@ def peak_rss_mib() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--devices", type=int, default=1000)
-    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=256)
     args = parser.parse_args()
     node = node_binary()
@@ -115,9 +115,11 @@ def main() -> int:
             time.sleep(0.2)
 
         rss_before = peak_rss_mib()
+        cpu_start = time.process_time()
         start = time.perf_counter()
         fast = asyncio.run(scan_devices(seed, seed.devices))
         elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu_start
         rss = peak_rss_mib()
         start = time.perf_counter()
         slow = asyncio.run(scan_devices(seed, seed.devices, concurrency=1))
@@ -129,6 +131,7 @@ def main() -> int:
         print(f"devices: {len(seed.devices)} (mode 3 + mode 6), served by {args.processes} ntp-node processes")
         print(f"concurrent scan: {elapsed:.3f} s = {rate:.0f} devices/s, concurrency {args.concurrency}")
         print(f"sequential scan: {slow_elapsed:.3f} s = {len(seed.devices) / slow_elapsed:.0f} devices/s")
+        print(f"monitor CPU for the concurrent scan: {cpu:.3f} s = {len(seed.devices) / cpu:.0f} devices per CPU-second")
         print(f"peak RSS: {rss:.1f} MiB (before the scans {rss_before:.1f} MiB)")
         print(f"failed reads: {len(failures)}; results differing from the sequential scan: {len(differ)}")
         print(f"RATIO monitor.scan ours={rate:.0f} goal={GOAL:.0f} x{rate / GOAL:.2f}")
