@@ -141,7 +141,7 @@ def add_monitor_parser(sub: Any) -> None:
     common(s)
     s.add_argument("--category", choices=CATEGORIES, default="all", help="which devices (default all)")
     s.add_argument("--timeout", type=float, help="seconds per request (default: the seed file's)")
-    s.add_argument("--concurrency", type=float, help="devices read at once (default: the seed file's)")
+    s.add_argument("--concurrency", type=int, help="devices read at once (default: the seed file's)")
     s.set_defaults(func=_guard(_scan))
 
     r = ms.add_parser("run", help="scan each category at its interval from the seed file")

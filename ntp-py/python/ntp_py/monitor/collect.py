@@ -120,17 +120,10 @@ async def scan_devices(
     return list(await asyncio.gather(*jobs))
 
 
-def run_scan(seed: Seed, category: str, **options: Optional[float]) -> Scan:
-    """Scans the devices of ``category`` (blocking)."""
+def run_scan(seed: Seed, category: str, *, timeout: Optional[float] = None, concurrency: Optional[int] = None) -> Scan:
+    """Scans the devices of ``category`` (blocking); ``timeout`` (s) and
+    ``concurrency`` override the seed file's."""
     started = time.time()
     devices = seed.select(category)
-    concurrency = options.get("concurrency")
-    results = asyncio.run(
-        scan_devices(
-            seed,
-            devices,
-            concurrency=int(concurrency) if concurrency is not None else None,
-            timeout=options.get("timeout"),
-        )
-    )
+    results = asyncio.run(scan_devices(seed, devices, concurrency=concurrency, timeout=timeout))
     return Scan(started, category, results)
