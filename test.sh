@@ -49,6 +49,8 @@ declare -A NEEDED_PACKAGES=(
     [ip]=iproute2
     [taskset]=util-linux
     [openssl]=openssl
+    [snmpd]=snmpd
+    [snmpget]=snmp
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -86,6 +88,7 @@ nostd_build() { cargo build -p ntp-wire --no-default-features --locked; }
 rust_tests() { cargo test --workspace --locked --no-fail-fast; }
 c_suite() { bash scripts/test-c.sh; }
 python_suite() { bash scripts/test-python.sh; }
+monitor_suite() { bash scripts/test-monitor.sh; }
 clknetsim_smoke() { bash scripts/clknetsim-smoke.sh; }
 fuzz_smoke() { bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"; }
 
@@ -96,6 +99,7 @@ step "no_std build of ntp-wire" nostd_build
 step "Rust tests and doc tests (incl. chronyd, NTPsec and tshark interop)" rust_tests
 step "C suite: header, ASan/UBSan, valgrind, ntpd-mini against chronyd" c_suite
 step "Python suite: pytest, stubtest, mypy --strict" python_suite
+step "ntp-py monitor: fleet test (chronyd, NTPsec, ntp-node, snmpd) and scan benchmark" monitor_suite
 step "ntp-node under clknetsim for a simulated hour" clknetsim_smoke
 step "fuzz smoke, ${FUZZ_SECONDS} s per target (installs cargo-fuzz if missing)" fuzz_smoke
 

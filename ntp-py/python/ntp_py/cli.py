@@ -550,6 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("file", metavar="FILE")
     c.set_defaults(func=_cmd_check_config)
+    __import__("ntp_py.monitor.cli", fromlist=["add_monitor_parser"]).add_monitor_parser(sub)
     return parser
 
 

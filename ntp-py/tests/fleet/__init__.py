@@ -1,0 +1,1 @@
+"""Fixtures of the monitor's fleet test (real daemons on a private loopback)."""
