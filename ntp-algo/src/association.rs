@@ -225,9 +225,6 @@ pub enum ConfigError {
     /// longer than 1024 bytes).
     #[error("NTS provisioning needs at least one cookie of 1 to 1024 bytes")]
     NoNtsCookies,
-    /// The engine does not serve NTS (no `EngineConfig::with_nts_server`).
-    #[error("NTS service is not enabled")]
-    NtsServerDisabled,
 }
 
 /// How an arriving packet authenticated, as the engine found out.

@@ -52,7 +52,7 @@
 //! | [`Responder`] | the stateless server | §9.2 |
 //! | [`AccessList`] | access classes per address or prefix | — |
 //! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
-//! | [`NtsClient`], [`MasterKeys`], [`nts_check_request`] | Network Time Security (RFC 8915): cookies, requests, replies | — |
+//! | [`NtsClient`], [`MasterKeys`], [`nts_check_request`] | Network Time Security (RFC 8915): cookies, requests, replies (the [`Engine`] uses them for associations `with_nts` and with [`NtsServerConfig`]) | — |
 //! | [`ControlClient`] | a sans-IO mode 6 client (`ntpq`'s requests, reassembly, typed variables) | RFC 9327 |
 //!
 //! The engine's status snapshots ([`SystemStatus`], [`PeerStatus`]) are

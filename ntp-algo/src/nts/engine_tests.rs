@@ -446,3 +446,37 @@ fn configuration_errors() {
         Err(NtsKeError::NotEnabled)
     );
 }
+
+proptest::proptest! {
+    /// Whatever the jar holds and however large the datagram buffer: the
+    /// request fits it, the reply is no longer than the request (no
+    /// amplification) and fits the same buffer, and the jar ends with the
+    /// cookies it had plus what the placeholders asked for, never above
+    /// eight.
+    #[test]
+    fn requests_and_replies_fit_and_refill(jar in 1usize..=8, buf_len in 228usize..1600, seed in 1u64..) {
+        let mut rng = Seeded(seed);
+        let master = MasterKeys::new(&mut rng, 0.0, 3600.0, 7200.0);
+        let cookies: Vec<_> = (0..jar).map(|_| master.seal_cookie(&session_keys(1), &mut rng)).collect();
+        let mut client = NtsClient::new(session_keys(1), cookies.iter().map(|c| &c[..]));
+        let mut request = vec![0u8; buf_len];
+        ntp_wire::Repr { mode: ntp_wire::Mode::Client, ..Default::default() }.emit_into(&mut request).unwrap();
+        let len = client.write_request(&mut request, &mut rng).unwrap();
+        proptest::prop_assert!(len <= buf_len);
+        let asked = super::scan::scan(&request[..len]).unwrap().placeholders;
+        proptest::prop_assert!(asked <= 7 - (jar - 1).min(7));
+        let mut reply = vec![0u8; buf_len];
+        ntp_wire::Repr { mode: ntp_wire::Mode::Server, stratum: Stratum(1), ..Default::default() }
+            .emit_into(&mut reply)
+            .unwrap();
+        let NtsRequestCheck::Authentic(checked) = nts_check_request(&master, &request[..len]).unwrap() else {
+            panic!("own cookie refused")
+        };
+        let reply_len = nts_write_response(&master, &checked, &mut reply, &mut rng).unwrap();
+        proptest::prop_assert!(reply_len <= len, "{} > {}", reply_len, len);
+        let got = client.check_response(&reply[..reply_len]).unwrap();
+        proptest::prop_assert_eq!(got, NtsResponseCheck::Authentic { new_cookies: 1 + asked });
+        proptest::prop_assert_eq!(client.cookies(), jar - 1 + 1 + asked);
+        proptest::prop_assert!(client.cookies() <= NTS_JAR_CAPACITY);
+    }
+}
