@@ -69,17 +69,20 @@ impl Dialect {
                 "allow" | "deny" | "local" | "keyfile" | "makestep" | "rtcsync" | "ratelimit" | "leapsectz"
                 | "pool" | "logdir" | "dumpdir" | "ntsdumpdir" | "sourcedir" | "bindaddress" | "cmdallow"
                 | "hwtimestamp" | "maxupdateskew" | "rtcfile" | "initstepslew" | "leapseclist" | "confdir"
-                | "clientloglimit" => {
+                | "clientloglimit" | "ntsserverkey" | "ntsservercert" | "ntsport" | "ntstrustedcerts" | "ntsrotate"
+                | "ntscachedir" => {
                     vote(&mut votes, Dialect::Chrony, 2);
                 }
                 "restrict" | "fudge" | "keys" | "trustedkey" | "controlkey" | "requestkey" | "tos" | "enable"
                 | "disable" | "broadcastclient" | "statsdir" | "filegen" | "statistics" | "leapfile" | "discard"
-                | "includefile" | "tinker" | "logconfig" | "manycastclient" => vote(&mut votes, Dialect::NtpConf, 2),
+                | "includefile" | "tinker" | "logconfig" | "manycastclient" | "nts" => {
+                    vote(&mut votes, Dialect::NtpConf, 2)
+                }
                 "server" | "peer" => {
                     let rest: Vec<&str> = words.collect();
                     if rest.first().is_some_and(|addr| addr.starts_with("127.127.")) {
                         vote(&mut votes, Dialect::NtpConf, 2);
-                    } else if rest.iter().any(|w| matches!(*w, "offline" | "auto_offline" | "maxsources" | "xleave")) {
+                    } else if rest.iter().any(|w| is_chrony_source_option(w)) {
                         vote(&mut votes, Dialect::Chrony, 2);
                     } else {
                         shared = true;
@@ -96,6 +99,30 @@ impl Dialect {
         // Ties resolve in `ALL` order, ntp.conf first.
         Dialect::ALL.into_iter().zip(votes).find(|&(_, count)| count == best).map(|(dialect, _)| dialect)
     }
+}
+
+/// Source options only chrony has: ntp.conf (ntpd and NTPsec) knows none
+/// of them, so one on a `server` line settles the dialect.
+fn is_chrony_source_option(word: &str) -> bool {
+    matches!(
+        word,
+        "offline"
+            | "auto_offline"
+            | "maxsources"
+            | "xleave"
+            | "port"
+            | "ntsport"
+            | "polltarget"
+            | "presend"
+            | "minstratum"
+            | "maxdelay"
+            | "maxdelayratio"
+            | "maxdelaydevratio"
+            | "mindelay"
+            | "asymmetry"
+            | "certset"
+            | "extfield"
+    )
 }
 
 fn vote(votes: &mut [u32; 4], dialect: Dialect, weight: u32) {
@@ -170,6 +197,17 @@ mod tests {
         assert_eq!(Dialect::detect(chrony), Some(Dialect::Chrony));
         assert_eq!(Dialect::detect(ios), Some(Dialect::Ios));
         assert_eq!(Dialect::detect(vrp), Some(Dialect::Vrp));
+    }
+
+    #[test]
+    fn nts_lines_name_their_dialect() {
+        // chrony: the NTS-KE port on the source line, or the server's files.
+        assert_eq!(Dialect::detect("server 127.0.0.1 iburst nts ntsport 4461\n"), Some(Dialect::Chrony));
+        assert_eq!(Dialect::detect("server 127.0.0.1 port 10123\n"), Some(Dialect::Chrony));
+        assert_eq!(Dialect::detect("server 192.0.2.1 nts\nntstrustedcerts /etc/ca.pem\n"), Some(Dialect::Chrony));
+        assert_eq!(Dialect::detect("ntsserverkey /k.pem\nntsservercert /c.pem\n"), Some(Dialect::Chrony));
+        // NTPsec: the `nts` command.
+        assert_eq!(Dialect::detect("server 192.0.2.1 nts\nnts ca /etc/ca.pem\n"), Some(Dialect::NtpConf));
     }
 
     #[test]
