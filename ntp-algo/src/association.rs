@@ -254,6 +254,9 @@ pub(crate) struct ReceiveContext {
     pub precision: i8,
     /// Whether our clock is synchronized (for the filter's "use a sample once" rule).
     pub synchronized: bool,
+    /// Whether the discipline is still measuring the frequency (start-up):
+    /// the filter's spike suppressor is off then.
+    pub measuring_frequency: bool,
     /// Whether every packet we use must be authenticated (`ntp authenticate`).
     pub require_authentication: bool,
     /// Whether access control lets us synchronize to this source.
@@ -709,6 +712,7 @@ impl Association {
                 system_precision: log2_seconds(ctx.precision),
                 poll_interval: log2_seconds(self.hpoll),
                 synchronized: ctx.synchronized,
+                suppress_spikes: !ctx.measuring_frequency,
             },
         );
         report(ReceiveOutcome::Sample(verdict))

@@ -742,7 +742,17 @@ impl Discipline {
         // ADJ_OFFSET limit): ask for no more, and keep the residual honest.
         let limit = self.config.max_frequency.abs();
         let gain = if self.fast_slewing() { PLL_GAIN } else { self.phase_gain };
-        let slew = (self.residual / (gain * pow2(poll))).clamp(-limit, limit);
+        // The limit holds for the whole correction, frequency plus slew: a
+        // kernel clamps what it is given to ±500 ppm, so asking for 100 ppm
+        // of frequency plus a 500 ppm slew moves the clock by 500, not 600,
+        // and both the residual and the fit's record of what was applied
+        // would drift from the truth. Under clknetsim (lan, 100 ppm, a
+        // 12 ms start-up slew) the fit then counted 1.2 ms that the clock
+        // never moved, a 4 ppm error that ramped the phase past 1 ms for
+        // ten minutes.
+        let low = (-limit - self.freq).min(0.0);
+        let high = (limit - self.freq).max(0.0);
+        let slew = (self.residual / (gain * pow2(poll))).clamp(low, high);
         self.residual -= slew;
         self.slewed += slew;
         let correction = self.freq + slew;
@@ -759,6 +769,13 @@ impl Discipline {
             (_, Some(until), Some(last)) => last < until,
             _ => false,
         }
+    }
+
+    /// Whether the frequency is still unknown or being measured (NSET,
+    /// FREQ): offsets then ramp at the oscillator's error, which is no
+    /// reason to hold a sample back as a spike.
+    pub(crate) fn measuring_frequency(&self) -> bool {
+        matches!(self.state, ClockState::Nset | ClockState::Freq)
     }
 
     /// The discipline state.
@@ -1075,6 +1092,28 @@ mod tests {
         // A saved frequency beyond the limit is clamped; NaN is ignored.
         assert_eq!(Discipline::new(DisciplineConfig::default(), Some(900.0)).frequency_ppm(), 500.0);
         assert_eq!(Discipline::new(DisciplineConfig::default(), Some(f64::NAN)).state(), ClockState::Nset);
+    }
+
+    #[test]
+    fn test_frequency_and_slew_together_stay_within_the_limit() {
+        // 100 ppm of frequency plus a 50 ms start-up slew: a kernel would
+        // clamp 600 ppm to 500, so the discipline must ask for 500 and keep
+        // the rest of the offset in its residual.
+        let mut d = Discipline::new(DisciplineConfig::default(), Some(-100.0));
+        assert_eq!(d.update(1.0, -0.05, PRECISION), DisciplineResult::Slewed);
+        for second in 1..=10 {
+            let correction = d.tick();
+            assert!((correction + 500e-6).abs() < 1e-12, "second {second}: {correction}");
+        }
+        assert!((d.offset() + 0.05 - 10.0 * 400e-6).abs() < 1e-12, "residual {}", d.offset());
+        // A frequency at the limit leaves no room, but the slew toward zero is never blocked.
+        let mut d = Discipline::new(DisciplineConfig::default(), Some(500.0));
+        d.update(1.0, 0.05, PRECISION);
+        assert!((d.tick() - 500e-6).abs() < 1e-12);
+        assert!((d.offset() - 0.05).abs() < 1e-12);
+        let mut d = Discipline::new(DisciplineConfig::default(), Some(500.0));
+        d.update(1.0, -0.05, PRECISION);
+        assert!(d.tick() < 0.0);
     }
 
     #[test]

@@ -744,6 +744,7 @@ impl Engine {
         let ctx = ReceiveContext {
             precision: self.config.precision,
             synchronized: self.system.is_synchronized(),
+            measuring_frequency: self.discipline.measuring_frequency(),
             require_authentication: self.config.require_authentication,
             access_allows_sync: access.allows_sync(),
             phase: self.phase(),

@@ -43,6 +43,8 @@
 //!    runs once the filter has settled (peer dispersion and the chosen
 //!    sample's dispersion both below MAXDIST), so a filter that is still
 //!    filling up after a start or a [`clear`](ClockFilter::clear) is never held back.
+//!    The owner can turn the test off ([`FilterParams::suppress_spikes`]),
+//!    as the engine does while its discipline measures the frequency.
 //!
 //! ### Which jitter the suppressor uses (a documented departure)
 //!
@@ -127,6 +129,14 @@ pub struct FilterParams {
     /// Whether the system clock is synchronized (its leap indicator is not NOSYNC).
     /// Before it is, a sample may be used again or out of order.
     pub synchronized: bool,
+    /// Whether the popcorn spike suppressor runs. The owner turns it off
+    /// while its clock discipline is still measuring the frequency after a
+    /// start or step: the offsets then ramp at the uncorrected frequency
+    /// error (100 ppm is 6.4 ms per 64 s poll), so every new sample looks
+    /// like a spike against the burst before it, and holding one back
+    /// delays the frequency measurement by a whole poll. (A departure: RFC
+    /// 5905 and ntpd run the test always.)
+    pub suppress_spikes: bool,
 }
 
 /// What [`ClockFilter::add`] decided.
@@ -217,7 +227,8 @@ impl ClockFilter {
             let settled = dispersion < MAXDIST && chosen_dispersion < MAXDIST;
             let recent = chosen.time - last.time < 2.0 * params.poll_interval;
             if let Some(previous) = previous {
-                if settled && recent && (chosen.offset - previous.offset).abs() > SGATE * previous.jitter {
+                let jump = (chosen.offset - previous.offset).abs() > SGATE * previous.jitter;
+                if params.suppress_spikes && settled && recent && jump {
                     self.spikes = self.spikes.saturating_add(1);
                     return FilterVerdict::Spike;
                 }
@@ -325,7 +336,7 @@ mod tests {
     const PRECISION: f64 = 1e-6;
 
     fn params(synchronized: bool) -> FilterParams {
-        FilterParams { system_precision: PRECISION, poll_interval: POLL, synchronized }
+        FilterParams { system_precision: PRECISION, poll_interval: POLL, synchronized, suppress_spikes: true }
     }
 
     fn sample(offset: f64, delay: f64, time: f64) -> FilterSample {
@@ -491,6 +502,15 @@ mod tests {
     }
 
     #[test]
+    fn test_no_spike_test_when_the_owner_turns_it_off() {
+        let (mut f, t) = settled_filter();
+        let p = FilterParams { suppress_spikes: false, ..params(true) };
+        let out = update(f.add(sample(0.050, 0.010, t + POLL), p));
+        assert_eq!(out.offset, 0.050);
+        assert_eq!(f.spike_count(), 0);
+    }
+
+    #[test]
     fn test_lone_spike_forgotten() {
         let (mut f, t) = settled_filter();
         assert_eq!(f.add(sample(0.050, 0.010, t + POLL), params(true)), FilterVerdict::Spike);
@@ -612,7 +632,7 @@ mod tests {
         ) {
             let mut f = ClockFilter::new();
             for (offset, delay, dispersion, time, synchronized) in steps {
-                let p = FilterParams { system_precision: precision, poll_interval: poll, synchronized };
+                let p = FilterParams { system_precision: precision, poll_interval: poll, synchronized, suppress_spikes: true };
                 if let FilterVerdict::Update(out) = f.add(FilterSample { offset, delay, dispersion, time }, p) {
                     for v in [out.offset, out.delay, out.dispersion, out.jitter, out.time] {
                         prop_assert!(v.is_finite(), "{out:?}");
@@ -633,7 +653,7 @@ mod tests {
         ) {
             let mut f = ClockFilter::new();
             for (offset, delay, dispersion, time, synchronized) in steps {
-                let p = FilterParams { system_precision: precision, poll_interval: poll, synchronized };
+                let p = FilterParams { system_precision: precision, poll_interval: poll, synchronized, suppress_spikes: true };
                 f.add(FilterSample { offset, delay, dispersion, time }, p);
                 let d = f.dispersion_at(time);
                 prop_assert!((0.0..=MAXDISP).contains(&d));

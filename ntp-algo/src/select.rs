@@ -89,6 +89,19 @@
 //!   [l, u] a truechimer; so do we.
 //! * **Closed intervals**: touching intervals intersect, and a one-point
 //!   intersection (l = u) counts; ntpd requires l < u.
+//! * **A lone outlier goes below `min_cluster`.** The RFC stops clustering
+//!   at NMIN (3) survivors. Right after a start the correctness intervals
+//!   are wide (the empty filter stages still count MAXDISP, about 1 s of
+//!   root distance after a four-sample burst), so a source 200 ms off is
+//!   not yet a falseticker; with three sources it then survived, was
+//!   combined with a third of the weight, and the start-up slew pulled the
+//!   clock 40 ms toward it in the first two minutes (clknetsim,
+//!   `three-servers`; chronyd, whose intervals are its error estimates,
+//!   rejects it at once). So while at least three survive, one whose
+//!   selection jitter exceeds [`OUTLIER_GATE`] times the largest peer
+//!   jitter among them is dropped: the two or more left agree far better
+//!   with each other than with it. It stays a truechimer (a backup) until
+//!   the intervals narrow and the intersection rejects it.
 //! * **Cluster ties** drop the candidate with the worse merit (the RFC
 //!   loop keeps whichever it met first). A `prefer` truechimer is never
 //!   dropped: when it is the outlier, clustering stops.
@@ -101,6 +114,12 @@
 //!   weights.
 
 use crate::constants::{MAXDIST, MAXSTRAT, MIN_CLUSTER, MIN_SANE};
+
+/// Below `min_cluster` survivors (but with at least three, so two that
+/// agree remain), the cluster algorithm still drops the one farthest from
+/// the others when its selection jitter exceeds this many times the
+/// largest peer jitter among them: see the module doc.
+const OUTLIER_GATE: f64 = 10.0;
 
 /// Smallest root distance used as a combine weight's denominator, seconds.
 /// Real root distances are never this small (they include half the delay,
@@ -375,7 +394,7 @@ impl Selector {
         let mut jitter_cursor = 0usize;
         loop {
             let n = hi - lo + 1;
-            if n <= min_cluster {
+            if n <= min_cluster.min(2) || n < 2 {
                 break;
             }
             let nf = n as f64;
@@ -392,6 +411,14 @@ impl Selector {
                 jitter_cursor += 1;
             }
             let min_peer_jitter = self.by_jitter.get(jitter_cursor).map_or(0.0, |&pos| jitter_at(pos));
+            if n <= min_cluster {
+                // At min_cluster the RFC stops; we go on only for a lone
+                // outlier (a departure, see the module doc).
+                let max_peer_jitter = (lo..=hi).map(jitter_at).fold(0.0, f64::max);
+                if psi_max <= OUTLIER_GATE * max_peer_jitter {
+                    break;
+                }
+            }
             if psi_max < min_peer_jitter || protected(rank_at(drop_pos)) {
                 break;
             }
@@ -654,13 +681,15 @@ mod tests {
             v.sort_by(|a, b| merit(a).total_cmp(&merit(b)));
             loop {
                 let n = v.len();
-                if n <= min_cluster {
+                if n < 2 || (n <= min_cluster && n < 3) {
                     break;
                 }
                 let (mut max, mut at) = (f64::NEG_INFINITY, 0);
                 let mut min = f64::INFINITY;
+                let mut max_jitter: f64 = 0.0;
                 for (i, p) in v.iter().enumerate() {
                     min = min.min(p.jitter);
+                    max_jitter = max_jitter.max(p.jitter);
                     let d: f64 = v.iter().map(|q| (p.offset - q.offset).powi(2)).sum();
                     let psi = (d / (n - 1) as f64).sqrt();
                     if psi >= max {
@@ -668,7 +697,7 @@ mod tests {
                         at = i;
                     }
                 }
-                if max < min {
+                if max < min || (n <= min_cluster && max <= OUTLIER_GATE * max_jitter) {
                     break;
                 }
                 v.remove(at);
@@ -716,6 +745,31 @@ mod tests {
         assert_eq!(out.truechimers.len(), 6);
         assert_eq!(out.survivors.len(), 3);
         assert!(!out.survivors.contains(&10) && !out.survivors.contains(&11));
+    }
+
+    #[test]
+    fn test_lone_outlier_dropped_below_min_cluster() {
+        // Just after a start: intervals of a second, so the source 200 ms
+        // off is a truechimer, but two agree within 100 µs.
+        let mut c = vec![cand(1, 0.0, 1.0, 1), cand(2, 0.0001, 0.9, 1), cand(3, 0.2, 0.8, 1)];
+        for x in &mut c {
+            x.jitter = 1e-4;
+        }
+        let mut s = Selector::new();
+        let out = s.select(&c, None, &SelectConfig::default()).unwrap();
+        assert_eq!(out.truechimers.len(), 3);
+        assert_eq!(sorted(out.survivors), vec![1, 2]);
+        assert_ne!(out.system_peer, 3, "the best merit is not enough");
+        assert!(out.offset.abs() < 1e-4, "{}", out.offset);
+        // Three that disagree by about their jitter all stay.
+        for (x, d) in c.iter_mut().zip([0.0, 2e-4, 5e-4]) {
+            x.offset = d;
+        }
+        let out = s.select(&c, None, &SelectConfig::default()).unwrap();
+        assert_eq!(out.survivors.len(), 3);
+        // Two never go below two.
+        let out = s.select(c.get(..2).unwrap(), None, &SelectConfig::default()).unwrap();
+        assert_eq!(out.survivors.len(), 2);
     }
 
     #[test]
