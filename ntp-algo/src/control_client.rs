@@ -51,6 +51,9 @@ pub enum ClientError {
     /// The response's variable list did not parse.
     #[error("response: {0}")]
     VarList(#[from] VarListError),
+    /// An MRU list walk failed ([`crate::MruWalk`]).
+    #[error("MRU list: {0}")]
+    Mru(#[from] crate::control_mru_client::MruError),
     /// A value did not have the expected form.
     #[error("variable {name}: bad value {value:?}")]
     BadValue {

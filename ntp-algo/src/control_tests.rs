@@ -539,3 +539,151 @@ mod client {
         assert!(PeerVars::parse(r.association_id, r.status, &r.data).unwrap().reach.is_some());
     }
 }
+
+/// The MRU walk of [`crate::MruWalk`] against the engine's own responder.
+mod mru_walk {
+    use super::*;
+    use crate::{ClientEvent, ControlClient, MruEntry, MruStep, MruWalk};
+
+    /// A node whose time service heard from `clients` addresses, 10 ms apart.
+    fn busy_node(clients: u8) -> Setup {
+        let mut config = EngineConfig::default();
+        config.responder.rate_limit = Some(crate::RateLimitConfig::default());
+        let mut s = Setup::new(config);
+        for i in 0..clients {
+            hear_from(&mut s, &client_addr(i));
+        }
+        s
+    }
+
+    fn client_addr(i: u8) -> String {
+        format!("198.51.{i}.1:123")
+    }
+
+    fn hear_from(s: &mut Setup, from: &str) {
+        let mut packet = [0u8; 48];
+        packet[0] = 0x23;
+        s.now += NtpDuration::from_seconds_f64(0.01);
+        s.node.handle_datagram(s.now, addr(from), &packet);
+        while next(&mut s.node).is_some() {}
+    }
+
+    /// Runs a walk; after each answer is taken, `between(setup, round)`
+    /// may change the node and returns seconds to move the client's clock.
+    fn run(s: &mut Setup, walk: &mut MruWalk, mut between: impl FnMut(&mut Setup, usize) -> f64) -> Vec<MruEntry> {
+        let mut client = ControlClient::new(None);
+        let mut clock = 0.0;
+        let mut request = walk.start(&mut client, clock).unwrap();
+        for round in 0..64 {
+            let answer = s.ask(&request);
+            let mut step = None;
+            for d in &answer {
+                match client.handle_datagram(d, clock) {
+                    Ok(ClientEvent::Complete(r)) => step = Some(walk.handle_response(&mut client, &r, clock).unwrap()),
+                    Ok(_) => {}
+                    Err(e) => step = Some(MruStep::Send(walk.handle_error(&mut client, e, clock).unwrap())),
+                }
+            }
+            match step.expect("the node answered") {
+                MruStep::Send(next) => request = next,
+                MruStep::Done(rows) => return rows,
+            }
+            clock += between(s, round);
+        }
+        panic!("the walk did not end");
+    }
+
+    fn check_list(rows: &[MruEntry], clients: u8, heard: u64) {
+        for i in 0..clients {
+            let want: SocketAddr = addr(&client_addr(i));
+            let hits = rows.iter().filter(|r| r.address == want.ip()).count();
+            assert_eq!(hits, 1, "{want} once");
+        }
+        assert!(rows.iter().any(|r| r.address == addr(NTPQ).ip() && r.port == 40000 && r.mode == 6));
+        assert!(rows.windows(2).all(|w| w[0].last <= w[1].last), "oldest first");
+        let time_client = rows.iter().find(|r| r.address == addr(&client_addr(0)).ip()).unwrap();
+        assert_eq!((time_client.mode, time_client.version, time_client.count), (3, 4, heard));
+        assert!(time_client.first <= time_client.last);
+    }
+
+    #[test]
+    fn test_walk_reads_the_whole_list_over_several_answers() {
+        let mut s = busy_node(200);
+        let mut walk = MruWalk::new();
+        let rows = run(&mut s, &mut walk, |_, _| 0.1);
+        assert_eq!(rows.len(), 201, "200 time clients and ourselves");
+        check_list(&rows, 200, 1);
+        assert!(walk.requests() > 2, "16 fragments do not hold 200 rows: {}", walk.requests());
+        assert_eq!(walk.restarts(), 0);
+    }
+
+    #[test]
+    fn test_walk_starts_over_when_the_cursor_rows_moved_on() {
+        let mut s = busy_node(200);
+        let mut walk = MruWalk::new();
+        // After the first READ_MRU answer, every client it listed is heard
+        // from again: no row the cursor names is listed any more.
+        let rows = run(&mut s, &mut walk, |s, round| {
+            if round == 1 {
+                for i in 0..200 {
+                    hear_from(s, &client_addr(i));
+                }
+            }
+            0.1
+        });
+        assert_eq!(walk.restarts(), 1);
+        assert_eq!(rows.len(), 201);
+        check_list(&rows, 200, 2);
+    }
+
+    #[test]
+    fn test_walk_fetches_a_fresh_nonce_when_its_nonce_expired() {
+        let mut s = busy_node(120);
+        let mut walk = MruWalk::new();
+        // The caller stalls 17 s between two READ_MRU requests.
+        let rows = run(&mut s, &mut walk, |s, round| {
+            if round == 1 {
+                s.now += NtpDuration::from_seconds(17);
+                17.0
+            } else {
+                0.1
+            }
+        });
+        assert_eq!(walk.restarts(), 1);
+        assert_eq!(rows.len(), 121);
+        check_list(&rows, 120, 1);
+    }
+
+    #[test]
+    fn test_walk_gives_up_after_max_restarts() {
+        let mut s = busy_node(200);
+        let mut walk = MruWalk::new();
+        let mut client = ControlClient::new(None);
+        let mut request = walk.start(&mut client, 0.0).unwrap();
+        let mut outcome = None;
+        for _ in 0..64 {
+            let answer = s.ask(&request);
+            // Every answer is followed by all clients being heard from again.
+            for i in 0..200 {
+                hear_from(&mut s, &client_addr(i));
+            }
+            let mut step = None;
+            for d in &answer {
+                match client.handle_datagram(d, 0.0) {
+                    Ok(ClientEvent::Complete(r)) => step = Some(walk.handle_response(&mut client, &r, 0.0)),
+                    Ok(_) => {}
+                    Err(e) => step = Some(walk.handle_error(&mut client, e, 0.0).map(MruStep::Send)),
+                }
+            }
+            match step.unwrap() {
+                Ok(MruStep::Send(next)) => request = next,
+                other => {
+                    outcome = Some(other);
+                    break;
+                }
+            }
+        }
+        assert_eq!(outcome, Some(Err(crate::ClientError::Server(ErrorCode::UnknownVariable))));
+        assert_eq!(walk.restarts(), crate::MRU_MAX_RESTARTS);
+    }
+}

@@ -54,6 +54,7 @@
 //! | [`RateLimiter`] | per-source rate limiting with bounded state, KoD RATE | §7.4 |
 //! | [`NtsClient`], [`MasterKeys`], [`nts_check_request`] | Network Time Security (RFC 8915): cookies, requests, replies (the [`Engine`] uses them for associations `with_nts` and with [`NtsServerConfig`]) | — |
 //! | [`ControlClient`] | a sans-IO mode 6 client (`ntpq`'s requests, reassembly, typed variables) | RFC 9327 |
+//! | [`MruWalk`] | the `ntpq -c mrulist` walk over a [`ControlClient`]: nonce, READ_MRU cursor, restarts | ntpd `mrulist` |
 //!
 //! The engine's status snapshots ([`SystemStatus`], [`PeerStatus`]) are
 //! plain data; the runtime crate `ntp-node` renders them in the vendors'
@@ -89,6 +90,7 @@ mod constants;
 mod control;
 mod control_client;
 mod control_mru;
+mod control_mru_client;
 #[cfg(test)]
 mod control_tests;
 mod control_vars;
@@ -113,6 +115,10 @@ pub use control::{ControlConfig, ControlCounters};
 pub use control_client::{
     ClientError, ClientEvent, ControlClient, ControlResponse, FIRST_FRAGMENT_TIMEOUT, NEXT_FRAGMENT_TIMEOUT, PeerVars,
     SystemVars, parse_association_list, parse_timestamp,
+};
+pub use control_mru_client::{
+    MRU_CURSOR, MRU_DEFAULT_MAX_ROWS, MRU_FRAGMENTS, MRU_MAX_REQUESTS, MRU_MAX_RESTARTS, MRU_NONCE_STALE_AFTER,
+    MruEntry, MruError, MruStep, MruWalk,
 };
 pub use engine::{ClockAction, Engine, EngineConfig, MAX_DATAGRAM, Output, TRANSMIT_QUEUE_LIMIT, Transmit};
 pub use events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};

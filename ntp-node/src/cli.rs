@@ -283,6 +283,10 @@ pub struct StatusArgs {
     /// With --host: print JSON instead of the peers table and system variables.
     #[arg(long, requires = "host")]
     pub json: bool,
+
+    /// With --host: list the server's recent clients instead (ntpq's mrulist).
+    #[arg(long, requires = "host")]
+    pub mru: bool,
 }
 
 /// A usage error in an option's value, with the option named.
@@ -581,7 +585,11 @@ fn run_node<C: Clock>(
 
 fn status(args: &StatusArgs) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(host) = &args.host {
-        return crate::query::status_command(host, args.key, args.keyfile.as_deref(), args.json);
+        return crate::query::status_command(host, args.key, args.keyfile.as_deref(), args.json, args.mru);
+    }
+    // clap's `requires` does not fire beside the required source group.
+    if args.mru || args.json {
+        return Err("--mru and --json need --host".into());
     }
     let file = args.file.as_deref().ok_or("status needs --file or --host")?;
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -718,6 +726,9 @@ mod tests {
         assert!(parse(&["status", "--host", "127.0.0.1", "--key", "1"]).is_err(), "--key needs --keyfile");
         assert!(parse(&["status", "--file", "x", "--host", "127.0.0.1"]).is_err());
         assert!(parse(&["status", "--host", "127.0.0.1:4123", "--json"]).is_ok());
+        assert!(parse(&["status", "--host", "127.0.0.1", "--mru"]).is_ok());
+        let Command::Status(args) = parse(&["status", "--file", "x", "--mru"]).unwrap().command else { panic!() };
+        assert!(status(&args).unwrap_err().to_string().contains("need --host"));
     }
 
     #[test]

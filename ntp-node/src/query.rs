@@ -1,12 +1,15 @@
 //! `ntp-node status --host H`: reads a running server's status over mode 6,
 //! as `ntpq -p` and `ntpq -c rv` do, with [`ntp_algo::ControlClient`] on a
-//! UDP socket. Works against ntp-node and against ntpd/NTPsec.
+//! UDP socket. Works against ntp-node and against ntpd/NTPsec. With
+//! `--mru`, walks the server's list of recent clients instead (`ntpq -c
+//! mrulist`, [`ntp_algo::MruWalk`]).
 
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 use ntp_algo::{
-    ClientError, ClientEvent, ControlClient, ControlResponse, PeerVars, SystemVars, parse_association_list,
+    ClientError, ClientEvent, ControlClient, ControlResponse, MruEntry, MruStep, MruWalk, PeerVars, SystemVars,
+    parse_association_list,
 };
 use ntp_wire::auth::Key;
 use ntp_wire::control::Opcode;
@@ -63,6 +66,13 @@ impl Session {
         let fail = |error| QueryError::Control { what: what.clone(), error };
         let request = self.client.request(opcode, association_id, data, self.now()).map_err(fail)?;
         self.socket.send(&request)?;
+        self.wait(&what)
+    }
+
+    /// Waits for the response to the request in flight (resending it once
+    /// when the client says so).
+    fn wait(&mut self, what: &str) -> Result<ControlResponse, QueryError> {
+        let fail = |error| QueryError::Control { what: what.to_owned(), error };
         let mut buf = [0u8; 2048];
         loop {
             let Some(deadline) = self.client.deadline() else { return Err(fail(ClientError::Timeout)) };
@@ -111,6 +121,89 @@ pub fn query(server: SocketAddr, key: Option<Key>) -> Result<RemoteStatus, Query
         peers.push(peer);
     }
     Ok(RemoteStatus { system, peers })
+}
+
+/// Walks `server`'s MRU list (`ntpq -c mrulist`): its recent clients,
+/// oldest first.
+pub fn mru_list(server: SocketAddr, key: Option<Key>) -> Result<Vec<MruEntry>, QueryError> {
+    const WHAT: &str = "MRU list";
+    let fail = |error| QueryError::Control { what: WHAT.into(), error };
+    let mut session = Session::new(server, key)?;
+    let mut walk = MruWalk::new();
+    let now = session.now();
+    let mut request = walk.start(&mut session.client, now).map_err(fail)?;
+    loop {
+        session.socket.send(&request)?;
+        let answer = session.wait(WHAT);
+        let now = session.now();
+        let step = match answer {
+            Ok(response) => walk.handle_response(&mut session.client, &response, now),
+            Err(QueryError::Control { error, .. }) => {
+                walk.handle_error(&mut session.client, error, now).map(MruStep::Send)
+            }
+            Err(e) => return Err(e),
+        };
+        match step.map_err(fail)? {
+            MruStep::Send(next) => request = next,
+            MruStep::Done(rows) => return Ok(rows),
+        }
+    }
+}
+
+fn mru_address(e: &MruEntry) -> String {
+    match (e.address, e.port) {
+        (std::net::IpAddr::V6(ip), port) if port != 0 => format!("[{ip}]:{port}"),
+        (ip, 0) => ip.to_string(),
+        (ip, port) => format!("{ip}:{port}"),
+    }
+}
+
+/// The MRU list as a table like `ntpq -c mrulist`'s: seconds since the
+/// client was last and first heard from (relative to the newest row, as
+/// the server's clock is not known here), packets, mode, version,
+/// restriction flags and the address; newest first, as ntpq prints it.
+pub fn mru_table(rows: &[MruEntry]) -> String {
+    let mut out = String::from(
+        "lstint fstint   count m v  rstr address
+======================================================
+",
+    );
+    let newest = rows.iter().map(|r| r.last).max();
+    let ago = |t: ntp_wire::NtpTimestamp| newest.map_or(0.0, |n| (n - t).to_seconds_f64().max(0.0));
+    for r in rows.iter().rev() {
+        out.push_str(&format!(
+            "{:>6.0} {:>6.0} {:>7} {} {} {:>5x} {}\n",
+            ago(r.last),
+            ago(r.first),
+            r.count,
+            r.mode,
+            r.version,
+            r.restrictions,
+            mru_address(r)
+        ));
+    }
+    out
+}
+
+/// The MRU list as JSON, oldest first (timestamps in ntpd's hex form).
+pub fn mru_json(rows: &[MruEntry]) -> Value {
+    let ts = |t: ntp_wire::NtpTimestamp| format!("{:#010x}.{:08x}", t.seconds(), t.fraction());
+    Value::Array(
+        rows.iter()
+            .map(|r| {
+                json!({
+                    "address": r.address.to_string(),
+                    "port": r.port,
+                    "first": ts(r.first),
+                    "last": ts(r.last),
+                    "count": r.count,
+                    "mode": r.mode,
+                    "version": r.version,
+                    "restrictions": r.restrictions,
+                })
+            })
+            .collect(),
+    )
 }
 
 fn or_dash<T: ToString>(v: Option<T>) -> String {
@@ -227,6 +320,7 @@ pub fn status_command(
     key_id: Option<u32>,
     keyfile: Option<&std::path::Path>,
     as_json: bool,
+    mru: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let server = crate::cli::parse_remote(host).map_err(|e| format!("--host {host:?}: {e}"))?;
     let key = match (key_id, keyfile) {
@@ -236,6 +330,15 @@ pub fn status_command(
         }
         _ => None,
     };
+    if mru {
+        let rows = mru_list(server, key)?;
+        if as_json {
+            println!("{}", serde_json::to_string_pretty(&mru_json(&rows))?);
+        } else {
+            print!("{}", mru_table(&rows));
+        }
+        return Ok(());
+    }
     let status = query(server, key)?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&to_json(&status))?);
@@ -284,6 +387,44 @@ mod tests {
         assert_eq!(json["system"]["stratum"], 3);
         assert!(peers_table(&status).starts_with("     remote"));
         assert!(system_text(&status).contains("stratum=3\n"));
+    }
+
+    /// The MRU walk over UDP: an engine whose time service heard from 60
+    /// clients, so the walk takes several READ_MRU answers.
+    #[test]
+    fn test_mru_list_over_udp_against_an_engine() {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let server = socket.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let mut now = NtpTimestamp::from_unix(1_795_219_200, 0);
+            let mut config = EngineConfig::default().with_local_reference(3);
+            config.responder.rate_limit = Some(ntp_algo::RateLimitConfig::default());
+            let mut engine = Engine::new(config, Keyring::new(), now);
+            for i in 0..60u8 {
+                let mut packet = [0u8; 48];
+                packet[0] = 0x23;
+                now += ntp_wire::NtpDuration::from_seconds_f64(0.01);
+                engine.handle_datagram(now, format!("192.0.2.{i}:123").parse().unwrap(), &packet);
+                while let Output::Transmit(_) = engine.poll_output() {}
+            }
+            socket.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok((len, from)) = socket.recv_from(&mut buf) {
+                now += ntp_wire::NtpDuration::from_seconds_f64(0.001);
+                engine.handle_datagram(now, from, &buf[..len]);
+                while let Output::Transmit(t) = engine.poll_output() {
+                    socket.send_to(t.payload(), t.destination).unwrap();
+                }
+            }
+        });
+        let rows = mru_list(server, None).unwrap();
+        handle.join().unwrap();
+        assert_eq!(rows.len(), 61, "60 time clients and ourselves");
+        assert_eq!(rows.iter().filter(|r| r.mode == 3 && r.version == 4 && r.count == 1).count(), 60);
+        let table = mru_table(&rows);
+        assert_eq!(table.lines().count(), 63);
+        assert!(table.lines().nth(2).unwrap().ends_with(&format!("127.0.0.1:{}", rows[60].port)), "newest first");
+        assert_eq!(mru_json(&rows)[0]["address"], "192.0.2.0");
     }
 
     #[test]

@@ -4,21 +4,18 @@
 //! only moves datagrams and keeps time, so the same session serves the
 //! blocking client and the asyncio one.
 //!
-//! Every request and every response check is ntp-algo's; this module
-//! chains the requests an operation needs and turns the answers into
-//! Python records. The MRU walk (`REQ_NONCE`, then `READ_MRU` with a
-//! cursor of the newest entries held) follows ntpd's rules as
-//! ntp-algo's control responder documents them.
+//! Every request, every response check and the MRU walk (ntp-algo's
+//! `MruWalk`) are ntp-algo's; this module chains the requests an
+//! operation needs and turns the answers into Python records.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use ntp_algo::{
-    ClientError, ClientEvent, ControlClient, ControlResponse, PeerVars, SystemVars, parse_association_list,
-    parse_timestamp,
+    ClientError, ClientEvent, ControlClient, ControlResponse, MruEntry, MruStep, MruWalk, PeerVars, SystemVars,
+    parse_association_list,
 };
 use ntp_wire::NtpTimestamp;
-use ntp_wire::control::{ErrorCode, Opcode, PeerStatus, SystemStatus, parse_var_list};
+use ntp_wire::control::{Opcode, PeerStatus, SystemStatus};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -27,18 +24,6 @@ use crate::auth::PyKey;
 use crate::errors::{AuthenticationError, ControlError, MalformedResponse, ServerError, timeout_error};
 use crate::packet::PyLeap;
 use crate::timestamp::PyTimestamp;
-
-/// Fragments asked for per READ_MRU answer (ntpd allows 32). Fewer keep a
-/// burst of datagrams small enough not to overrun a receive buffer.
-const MRU_FRAGMENTS: usize = 16;
-/// Newest entries named in a follow-up READ_MRU, so the walk survives the
-/// newest of them having moved on in the meantime.
-const MRU_CURSOR: usize = 4;
-/// READ_MRU requests one walk may make: 256 answers of 16 fragments hold
-/// far more than any server's list.
-const MRU_MAX_REQUESTS: usize = 256;
-/// Times the walk starts over when the server no longer knows our cursor.
-const MRU_MAX_RESTARTS: u8 = 3;
 
 /// The system variables of a server (`ntpq -c rv`). Every value is None
 /// when the server did not send it. Times in seconds, frequencies in ppm.
@@ -224,136 +209,8 @@ enum Operation {
     Mru(MruWalk),
 }
 
-/// A raw MRU row before it becomes a Python object.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct MruRow {
-    addr: String,
-    last: Option<NtpTimestamp>,
-    first: Option<NtpTimestamp>,
-    count: u64,
-    mode_version: u8,
-    restrictions: u64,
-}
-
-#[derive(Debug, Default)]
-struct MruWalk {
-    nonce: Option<String>,
-    /// Rows held so far, oldest first, one per address.
-    rows: Vec<MruRow>,
-    /// The raw `last.N` texts of the held rows, for the cursor (the
-    /// server matches the text, so it is sent back exactly as received).
-    last_text: HashMap<String, String>,
-    requests: usize,
-    restarts: u8,
-}
-
-/// What one READ_MRU answer said.
-#[derive(Debug, Default, PartialEq)]
-struct MruAnswer {
-    nonce: Option<String>,
-    rows: Vec<(MruRow, String)>,
-    complete: bool,
-}
-
 fn malformed(what: &str, detail: impl std::fmt::Display) -> PyErr {
     MalformedResponse::new_err(format!("{what}: {detail}"))
-}
-
-fn hex_or_decimal(value: &str) -> Option<u64> {
-    let v = value.trim();
-    match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        Some(digits) => u64::from_str_radix(digits, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-/// Reads one READ_MRU answer's data: `nonce=`, rows `addr.N`, `last.N`,
-/// `first.N`, `ct.N`, `mv.N`, `rs.N` (N counting from 0 in each answer),
-/// and `now=` once the newest row is in.
-fn parse_mru_answer(data: &[u8]) -> Result<MruAnswer, String> {
-    let mut answer = MruAnswer::default();
-    let mut rows: Vec<(usize, MruRow, String)> = Vec::new();
-    for item in parse_var_list(data) {
-        let item = item.map_err(|e| e.to_string())?;
-        let bad = || format!("bad value {:?} for {}", item.value, item.name);
-        match item.name {
-            "nonce" => answer.nonce = Some(item.value.to_owned()),
-            "now" => answer.complete = true,
-            "last.newest" => {}
-            name => {
-                let Some((kind, index)) = name.split_once('.') else { continue };
-                let Ok(index) = index.parse::<usize>() else { continue };
-                let at = match rows.iter().position(|r| r.0 == index) {
-                    Some(at) => at,
-                    None => {
-                        rows.push((index, MruRow::default(), String::new()));
-                        rows.len() - 1
-                    }
-                };
-                let Some((_, row, last_text)) = rows.get_mut(at) else { continue };
-                match kind {
-                    "addr" => row.addr = item.value.to_owned(),
-                    "last" => {
-                        row.last = Some(parse_timestamp(item.value).ok_or_else(bad)?);
-                        *last_text = item.value.to_owned();
-                    }
-                    "first" => row.first = Some(parse_timestamp(item.value).ok_or_else(bad)?),
-                    "ct" => row.count = hex_or_decimal(item.value).ok_or_else(bad)?,
-                    "mv" => {
-                        row.mode_version =
-                            u8::try_from(hex_or_decimal(item.value).ok_or_else(bad)?).map_err(|_| bad())?
-                    }
-                    "rs" => row.restrictions = hex_or_decimal(item.value).ok_or_else(bad)?,
-                    // Newer ntpd fields (sc.N, dr.N...) are not needed here.
-                    _ => {}
-                }
-            }
-        }
-    }
-    rows.sort_by_key(|r| r.0);
-    for (index, row, last_text) in rows {
-        if row.addr.is_empty() || row.last.is_none() {
-            return Err(format!("row {index} lacks addr or last"));
-        }
-        answer.rows.push((row, last_text));
-    }
-    Ok(answer)
-}
-
-/// `1.2.3.4`, `1.2.3.4:123`, `::1` or `[::1]:123`.
-fn split_address(text: &str) -> Option<(IpAddr, u16)> {
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Some((ip, 0));
-    }
-    text.parse::<SocketAddr>().ok().map(|s| (s.ip(), s.port()))
-}
-
-impl MruWalk {
-    /// The next READ_MRU data: the nonce, the fragment budget and, after
-    /// the first answer, the newest rows held (index 0 the newest).
-    fn request_data(&self, nonce: &str) -> Vec<u8> {
-        let mut text = format!("nonce={nonce}, frags={MRU_FRAGMENTS}");
-        for (i, row) in self.rows.iter().rev().take(MRU_CURSOR).enumerate() {
-            if let Some(last) = self.last_text.get(&row.addr) {
-                text.push_str(&format!(", addr.{i}={}, last.{i}={last}", row.addr));
-            }
-        }
-        text.into_bytes()
-    }
-
-    /// Takes an answer's rows; an address seen before moves to its new place.
-    fn absorb(&mut self, answer: MruAnswer) {
-        for (row, last_text) in answer.rows {
-            self.rows.retain(|r| r.addr != row.addr);
-            self.last_text.insert(row.addr.clone(), last_text);
-            self.rows.push(row);
-        }
-        self.nonce = answer.nonce;
-    }
-}
-
-fn first_nonce(data: &[u8]) -> Option<String> {
-    parse_var_list(data).filter_map(Result::ok).find(|v| v.name == "nonce").map(|v| v.value.to_owned())
 }
 
 /// A sans-IO mode 6 session: `begin_*` returns the first datagram to send;
@@ -408,20 +265,17 @@ impl PyControlSession {
                 out.push(vars);
                 self.chain_peers(py, ids, next + 1, out, now)
             }
-            Operation::Mru(mut walk) => {
-                if response.opcode == Opcode::RequestNonce {
-                    walk.nonce = first_nonce(&response.data);
-                } else {
-                    let answer = parse_mru_answer(&response.data).map_err(|e| malformed("MRU list", e))?;
-                    let complete = answer.complete;
-                    walk.absorb(answer);
-                    if complete {
-                        self.result = Some(mru_records(py, &walk.rows)?.into_any().unbind());
-                        return Ok(None);
-                    }
+            Operation::Mru(mut walk) => match walk.handle_response(&mut self.client, &response, now) {
+                Ok(MruStep::Send(bytes)) => {
+                    self.op = Some(Operation::Mru(walk));
+                    Ok(Some(bytes))
                 }
-                self.next_mru(walk, now).map(Some)
-            }
+                Ok(MruStep::Done(rows)) => {
+                    self.result = Some(mru_records(py, &rows)?.into_any().unbind());
+                    Ok(None)
+                }
+                Err(err) => Err(client_error(&err)),
+            },
         }
     }
 
@@ -447,33 +301,20 @@ impl PyControlSession {
         }
     }
 
-    fn next_mru(&mut self, mut walk: MruWalk, now: f64) -> PyResult<Vec<u8>> {
-        let Some(nonce) = walk.nonce.clone() else {
-            return Err(malformed("MRU list", "the server sent no nonce"));
-        };
-        walk.requests += 1;
-        if walk.requests > MRU_MAX_REQUESTS {
-            return Err(malformed("MRU list", format!("no end after {MRU_MAX_REQUESTS} requests")));
-        }
-        let data = walk.request_data(&nonce);
-        let bytes = self.client.request(Opcode::ReadMru, 0, &data, now).map_err(|e| client_error(&e))?;
-        self.op = Some(Operation::Mru(walk));
-        Ok(bytes)
-    }
-
-    /// An error from the client: the MRU walk starts over when the server
-    /// no longer lists any row of our cursor (ntpd answers UNKNOWNVAR, and
-    /// ntpq starts over too); everything else ends the operation.
+    /// An error from the client: the MRU walk may restart (ntp-algo's
+    /// rules); everything else ends the operation.
     fn on_error(&mut self, err: ClientError, now: f64) -> PyResult<Option<Vec<u8>>> {
-        if let (ClientError::Server(ErrorCode::UnknownVariable), Some(Operation::Mru(walk))) = (&err, &self.op)
-            && walk.restarts < MRU_MAX_RESTARTS
-            && !walk.rows.is_empty()
-        {
-            let restarts = walk.restarts + 1;
-            self.op = None;
-            let bytes = self.client.request(Opcode::RequestNonce, 0, b"", now).map_err(|e| client_error(&e))?;
-            self.op = Some(Operation::Mru(MruWalk { restarts, ..MruWalk::default() }));
-            return Ok(Some(bytes));
+        if let Some(Operation::Mru(mut walk)) = self.op.take() {
+            match walk.handle_error(&mut self.client, err, now) {
+                Ok(bytes) => {
+                    self.op = Some(Operation::Mru(walk));
+                    return Ok(Some(bytes));
+                }
+                Err(err) => {
+                    self.client.cancel();
+                    return Err(client_error(&err));
+                }
+            }
         }
         self.op = None;
         self.client.cancel();
@@ -508,7 +349,13 @@ impl PyControlSession {
     /// Starts walking the MRU list (a nonce first, as ntpd requires); the
     /// result is a list of `MruEntry`, oldest first.
     fn begin_mrulist<'py>(&mut self, py: Python<'py>, now: f64) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes = self.begin(Operation::Mru(MruWalk::default()), Opcode::RequestNonce, 0, b"", now)?;
+        if self.op.is_some() {
+            return Err(PyRuntimeError::new_err("an operation is already in progress on this session"));
+        }
+        self.result = None;
+        let mut walk = MruWalk::new();
+        let bytes = walk.start(&mut self.client, now).map_err(|e| client_error(&e))?;
+        self.op = Some(Operation::Mru(walk));
         Ok(PyBytes::new(py, &bytes))
     }
 
@@ -585,6 +432,7 @@ fn client_error(err: &ClientError) -> PyErr {
             AuthenticationError::new_err("the mode 6 response does not verify with our key (wrong key or secret?)")
         }
         ClientError::VarList(_) | ClientError::BadValue { .. } => malformed("response", err),
+        ClientError::Mru(e) => malformed("MRU list", e),
         other => ControlError::new_err(other.to_string()),
     }
 }
@@ -650,22 +498,19 @@ fn peer_record(py: Python<'_>, p: PeerVars) -> PyResult<PyPeerVariables> {
     })
 }
 
-fn mru_records<'py>(py: Python<'py>, rows: &[MruRow]) -> PyResult<Bound<'py, PyList>> {
+fn mru_records<'py>(py: Python<'py>, rows: &[MruEntry]) -> PyResult<Bound<'py, PyList>> {
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let (ip, port) =
-            split_address(&row.addr).ok_or_else(|| malformed("MRU list", format!("bad address {:?}", row.addr)))?;
-        let last = row.last.unwrap_or(NtpTimestamp::ZERO);
         out.push(Py::new(
             py,
             PyMruEntry {
-                address: ip_object(py, ip)?,
-                port,
-                first: PyTimestamp::wire(row.first.unwrap_or(last)),
-                last: PyTimestamp::wire(last),
+                address: ip_object(py, row.address)?,
+                port: row.port,
+                first: PyTimestamp::wire(row.first),
+                last: PyTimestamp::wire(row.last),
                 count: row.count,
-                mode: row.mode_version & 7,
-                version: (row.mode_version >> 3) & 7,
+                mode: row.mode,
+                version: row.version,
                 restrictions: row.restrictions,
             },
         )?);
@@ -751,46 +596,4 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySystemVariables>()?;
     m.add_class::<PyPeerVariables>()?;
     m.add_class::<PyMruEntry>()
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
-
-    use super::*;
-
-    #[test]
-    fn test_mru_answer_rows_in_index_order_and_completion() {
-        let data = b"nonce=abc, addr.1=[::1]:5, last.1=0x2.0, first.1=0x1.0, ct.1=3, mv.1=0x23, rs.1=0x0, \
-addr.0=127.0.0.1:123, last.0=0x1.80000000, first.0=0x1.0, ct.0=1, mv.0=0x1b, rs.0=0x0, now=0x3.0, last.newest=0x2.0\r\n";
-        let answer = parse_mru_answer(data).unwrap();
-        assert!(answer.complete);
-        assert_eq!(answer.nonce.as_deref(), Some("abc"));
-        assert_eq!(answer.rows.len(), 2);
-        assert_eq!(answer.rows[0].0.addr, "127.0.0.1:123");
-        assert_eq!(answer.rows[0].1, "0x1.80000000");
-        assert_eq!(answer.rows[1].0.count, 3);
-        assert_eq!(answer.rows[1].0.mode_version, 0x23);
-        assert_eq!(split_address("[::1]:5"), Some(("::1".parse().unwrap(), 5)));
-        assert_eq!(split_address("10.0.0.1"), Some(("10.0.0.1".parse().unwrap(), 0)));
-        assert!(parse_mru_answer(b"addr.0=1.2.3.4, last.0=banana").is_err());
-        assert!(parse_mru_answer(b"addr.0=1.2.3.4").is_err());
-    }
-
-    #[test]
-    fn test_mru_walk_moves_a_seen_address_and_names_the_newest_in_the_cursor() {
-        let mut walk = MruWalk::default();
-        let row = |addr: &str, s: u32| {
-            (
-                MruRow { addr: addr.into(), last: Some(NtpTimestamp::from_parts(s, 0)), ..MruRow::default() },
-                format!("0x{s:x}.0"),
-            )
-        };
-        walk.absorb(MruAnswer { nonce: Some("n1".into()), rows: vec![row("a", 1), row("b", 2)], complete: false });
-        walk.absorb(MruAnswer { nonce: Some("n2".into()), rows: vec![row("a", 3)], complete: false });
-        let order: Vec<_> = walk.rows.iter().map(|r| r.addr.as_str()).collect();
-        assert_eq!(order, ["b", "a"]);
-        let text = String::from_utf8(walk.request_data("n2")).unwrap();
-        assert_eq!(text, "nonce=n2, frags=16, addr.0=a, last.0=0x3.0, addr.1=b, last.1=0x2.0");
-    }
 }
