@@ -574,6 +574,13 @@ enum ntp_event_kind
    * newer than the header): log it by kind alone and go on.
    */
   NTP_EVENT_KIND_OTHER = 15,
+  /**
+   * NTS association `association_id` (RFC 8915) needs keys and cookies:
+   * it was just added, used up its cookies, or its server sent an NTSN
+   * kiss. It sends nothing until NTS-KE (RFC 8915 §4) has run; this ABI
+   * runs no NTS-KE, so a C caller can only report it.
+   */
+  NTP_EVENT_KIND_NTS_KEY_EXCHANGE_NEEDED = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1304,6 +1311,16 @@ typedef struct ntp_system_status {
    * Seconds since the last clock update; NaN when unsynchronized.
    */
   double since_update;
+  /**
+   * Whether the engine answers NTS requests (RFC 8915 §5), as an
+   * `ntsservercert`/`nts enable` configuration asks.
+   */
+  bool nts_server;
+  /**
+   * The id of the NTS master key that seals new cookies (0 when
+   * `nts_server` is false).
+   */
+  uint32_t nts_master_key_id;
 } ntp_system_status;
 
 /**
@@ -1379,6 +1396,14 @@ typedef struct ntp_peer_status {
    * An `ntp_selection`.
    */
   uint32_t selection;
+  /**
+   * Whether it authenticates with NTS (RFC 8915).
+   */
+  bool nts;
+  /**
+   * NTS cookies it holds (0 without NTS or while waiting for NTS-KE).
+   */
+  uint32_t nts_cookies;
 } ntp_peer_status;
 
 /**
@@ -1452,6 +1477,32 @@ typedef struct ntp_counters {
    * Datagrams dropped because the caller did not drain them.
    */
   uint64_t transmits_dropped;
+  /**
+   * Replies to NTS associations refused by NTS (RFC 8915 §5.7: no or a
+   * bad authenticator, or not our request's unique identifier); also
+   * counted in `auth_failed`.
+   */
+  uint64_t nts_rejected;
+  /**
+   * NTSN kisses received and honoured.
+   */
+  uint64_t nts_naks;
+  /**
+   * NTS polls not sent for want of a cookie.
+   */
+  uint64_t nts_unsent;
+  /**
+   * NTS requests answered (also in `replies_sent`).
+   */
+  uint64_t nts_replies;
+  /**
+   * NTSN kisses sent: a request's cookie no master key opens.
+   */
+  uint64_t nts_naks_sent;
+  /**
+   * NTS requests dropped: malformed, unauthenticated, or NTS service off.
+   */
+  uint64_t nts_dropped;
 } ntp_counters;
 
 /**

@@ -191,4 +191,62 @@ mod tests {
         assert_eq!(r, ntp_result::InsufficientSize);
         assert!(n > 4);
     }
+
+    const CHRONY_NTS: &str = "server 127.0.0.1 nts iburst\nntsservercert /etc/chrony/cert.pem\nntsserverkey /etc/chrony/key.pem\nntsrotate 3600\n";
+
+    #[test]
+    fn nts_configuration_reaches_the_status_and_events() {
+        use crate::engine::*;
+        let mut engine = null_mut();
+        let now = NtpTimestamp::from_unix(1_800_000_000, 0).to_bits();
+        let r = ntp_engine_new_from_config(
+            CHRONY_NTS.as_ptr().cast(),
+            CHRONY_NTS.len(),
+            NTP_DIALECT_DETECT,
+            now,
+            &mut engine,
+        );
+        assert_eq!(r, ntp_result::Ok);
+        let mut kinds = Vec::new();
+        let mut buf = [0u8; crate::NTP_MAX_DATAGRAM];
+        loop {
+            let mut o = ntp_output::default();
+            assert_eq!(ntp_engine_poll_output(engine, &mut o, buf.as_mut_ptr(), buf.len()), ntp_result::Ok);
+            if o.kind == ntp_output_kind::Timeout as u32 {
+                break;
+            }
+            kinds.push((o.kind, o.event.kind, o.event.association_id));
+        }
+        assert!(
+            kinds.iter().any(|&(k, e, id)| k == ntp_output_kind::Event as u32
+                && e == ntp_event_kind::NtsKeyExchangeNeeded as u32
+                && id != 0),
+            "{kinds:?}"
+        );
+        let mut peers = [ntp_peer_status::default(); 2];
+        let mut n = 0;
+        assert_eq!(ntp_engine_peer_status(engine, now, peers.as_mut_ptr(), 2, &mut n), ntp_result::Ok);
+        assert_eq!(n, 1);
+        assert!(peers[0].nts);
+        assert_eq!(peers[0].nts_cookies, 0);
+        let mut system = ntp_system_status::default();
+        assert_eq!(ntp_engine_system_status(engine, now, &mut system), ntp_result::Ok);
+        assert!(system.nts_server);
+        let mut counters = ntp_counters::default();
+        assert_eq!(ntp_engine_counters(engine, &mut counters), ntp_result::Ok);
+        assert_eq!(counters.nts_replies, 0);
+        ntp_engine_free(engine);
+
+        let mut text = [0u8; 4096];
+        let r = ntp_config_check(
+            CHRONY_NTS.as_ptr().cast(),
+            CHRONY_NTS.len(),
+            text.as_mut_ptr().cast(),
+            text.len(),
+            &mut n,
+        );
+        assert_eq!(r, ntp_result::Ok);
+        let text = std::str::from_utf8(&text[..n]).unwrap();
+        assert!(text.contains("chrony") && text.contains("nts"), "{text}");
+    }
 }

@@ -360,6 +360,11 @@ pub enum ntp_event_kind {
     /// An event this version of the ABI has no code for (the engine is
     /// newer than the header): log it by kind alone and go on.
     Other = 15,
+    /// NTS association `association_id` (RFC 8915) needs keys and cookies:
+    /// it was just added, used up its cookies, or its server sent an NTSN
+    /// kiss. It sends nothing until NTS-KE (RFC 8915 §4) has run; this ABI
+    /// runs no NTS-KE, so a C caller can only report it.
+    NtsKeyExchangeNeeded = 16,
 }
 
 /// Why an association ended.
@@ -470,6 +475,10 @@ fn event(e: Event) -> ntp_event {
         Event::LeapChanged { leap } => {
             out.code = u32::from(leap.to_bits());
             ntp_event_kind::LeapChanged
+        }
+        Event::NtsKeyExchangeNeeded { id } => {
+            out.association_id = id.0;
+            ntp_event_kind::NtsKeyExchangeNeeded
         }
         _ => ntp_event_kind::Other,
     };
@@ -667,6 +676,12 @@ pub struct ntp_system_status {
     pub clock_state: u32,
     /// Seconds since the last clock update; NaN when unsynchronized.
     pub since_update: f64,
+    /// Whether the engine answers NTS requests (RFC 8915 §5), as an
+    /// `ntsservercert`/`nts enable` configuration asks.
+    pub nts_server: bool,
+    /// The id of the NTS master key that seals new cookies (0 when
+    /// `nts_server` is false).
+    pub nts_master_key_id: u32,
 }
 
 fn system_status(s: &SystemStatus) -> ntp_system_status {
@@ -700,6 +715,8 @@ fn system_status(s: &SystemStatus) -> ntp_system_status {
             ClockState::Sync => ntp_clock_state::Sync,
         }) as u32,
         since_update: s.since_update.unwrap_or(f64::NAN),
+        nts_server: s.nts_server,
+        nts_master_key_id: s.nts_master_key_id.unwrap_or(0),
     }
 }
 
@@ -757,6 +774,10 @@ pub struct ntp_peer_status {
     pub since_sample: f64,
     /// An `ntp_selection`.
     pub selection: u32,
+    /// Whether it authenticates with NTS (RFC 8915).
+    pub nts: bool,
+    /// NTS cookies it holds (0 without NTS or while waiting for NTS-KE).
+    pub nts_cookies: u32,
 }
 
 fn peer_status(p: &PeerStatus) -> ntp_peer_status {
@@ -785,6 +806,8 @@ fn peer_status(p: &PeerStatus) -> ntp_peer_status {
             SelectionStatus::Candidate => ntp_selection::Candidate,
             SelectionStatus::SystemPeer => ntp_selection::SystemPeer,
         }) as u32,
+        nts: p.nts,
+        nts_cookies: u32::try_from(p.nts_cookies).unwrap_or(u32::MAX),
     }
 }
 
@@ -864,6 +887,20 @@ pub struct ntp_counters {
     pub events_dropped: u64,
     /// Datagrams dropped because the caller did not drain them.
     pub transmits_dropped: u64,
+    /// Replies to NTS associations refused by NTS (RFC 8915 §5.7: no or a
+    /// bad authenticator, or not our request's unique identifier); also
+    /// counted in `auth_failed`.
+    pub nts_rejected: u64,
+    /// NTSN kisses received and honoured.
+    pub nts_naks: u64,
+    /// NTS polls not sent for want of a cookie.
+    pub nts_unsent: u64,
+    /// NTS requests answered (also in `replies_sent`).
+    pub nts_replies: u64,
+    /// NTSN kisses sent: a request's cookie no master key opens.
+    pub nts_naks_sent: u64,
+    /// NTS requests dropped: malformed, unauthenticated, or NTS service off.
+    pub nts_dropped: u64,
 }
 
 /// Writes the engine's counters to `out`.
@@ -892,6 +929,12 @@ pub extern "C" fn ntp_engine_counters(engine: *const ntp_engine, out: *mut ntp_c
             polls_sent: c.polls_sent,
             events_dropped: c.events_dropped,
             transmits_dropped: c.transmits_dropped,
+            nts_rejected: c.nts_rejected,
+            nts_naks: c.nts_naks,
+            nts_unsent: c.nts_unsent,
+            nts_replies: served.nts_replies,
+            nts_naks_sent: served.nts_naks,
+            nts_dropped: served.nts_dropped,
         };
         Ok(())
     })

@@ -68,4 +68,6 @@ pub use nts::{
     NtsKeServerCounters, NtsKeServerSettings, NtsKeSetupError, NtsKeTarget,
 };
 pub use runtime::{Control, LogFormat, MAX_WAIT, Node, NodeConfig, NodeError, write_atomically};
-pub use snapshot::{AssociationCounters, AssociationSnapshot, NodeCounters, StatusSnapshot, SystemSnapshot, Timestamp};
+pub use snapshot::{
+    AssociationCounters, AssociationSnapshot, NodeCounters, NtsKeCounters, StatusSnapshot, SystemSnapshot, Timestamp,
+};

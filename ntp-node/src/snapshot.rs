@@ -36,6 +36,10 @@ pub struct StatusSnapshot {
     pub associations: Vec<AssociationSnapshot>,
     /// Packet counters of the whole node.
     pub counters: NodeCounters,
+    /// NTS-KE (RFC 8915 §4) exchanges of the node's runtime; zero when the
+    /// snapshot was captured from an engine alone.
+    #[serde(default)]
+    pub nts_ke: NtsKeCounters,
 }
 
 impl StatusSnapshot {
@@ -84,6 +88,12 @@ impl StatusSnapshot {
             rate_dropped: r.rate_dropped,
             polls_sent: c.polls_sent,
             events_dropped: c.events_dropped,
+            nts_rejected: c.nts_rejected,
+            nts_naks: c.nts_naks,
+            nts_unsent: c.nts_unsent,
+            nts_replies: r.nts_replies,
+            nts_naks_sent: r.nts_naks,
+            nts_dropped: r.nts_dropped,
         };
         StatusSnapshot {
             taken_at: utc_text(now).unwrap_or_default(),
@@ -94,7 +104,22 @@ impl StatusSnapshot {
             system,
             associations,
             counters,
+            nts_ke: NtsKeCounters::default(),
         }
+    }
+
+    /// Adds the runtime's NTS-KE counters (`Node::nts_ke_server_counters`,
+    /// `Node::nts_ke_client_counts`), which the engine does not see.
+    pub fn set_nts_ke(&mut self, server: &crate::NtsKeServerCounters, (provisioned, failed): (u64, u64)) {
+        self.nts_ke = NtsKeCounters {
+            server_accepted: server.accepted,
+            server_served: server.served,
+            server_refused: server.refused,
+            server_failed: server.failed,
+            server_timed_out: server.timed_out,
+            client_provisioned: provisioned,
+            client_failed: failed,
+        };
     }
 
     /// The snapshot as pretty-printed JSON.
@@ -146,6 +171,12 @@ pub struct SystemSnapshot {
     pub poll: i8,
     /// Seconds since the last clock update (`None` before the first).
     pub since_update: Option<f64>,
+    /// Whether the node answers NTS requests (RFC 8915 §5).
+    #[serde(default)]
+    pub nts_server: bool,
+    /// The id of the NTS master key sealing new cookies (`None`: no NTS service).
+    #[serde(default)]
+    pub nts_master_key_id: Option<u32>,
 }
 
 impl SystemSnapshot {
@@ -177,6 +208,8 @@ impl SystemSnapshot {
             clock_state: clock_state_name(s.clock_state).to_owned(),
             poll: s.poll,
             since_update: s.since_update,
+            nts_server: s.nts_server,
+            nts_master_key_id: s.nts_master_key_id,
         }
     }
 }
@@ -224,6 +257,12 @@ pub struct AssociationSnapshot {
     pub tally: char,
     /// Packet counters.
     pub counters: AssociationCounters,
+    /// Whether it authenticates with NTS (RFC 8915).
+    #[serde(default)]
+    pub nts: bool,
+    /// NTS cookies it holds (0 without NTS, or while waiting for NTS-KE).
+    #[serde(default)]
+    pub nts_cookies: usize,
 }
 
 impl AssociationSnapshot {
@@ -251,6 +290,8 @@ impl AssociationSnapshot {
             selection: selection_name(tally).to_owned(),
             tally,
             counters: AssociationCounters::default(),
+            nts: p.nts,
+            nts_cookies: p.nts_cookies,
         }
     }
 }
@@ -304,6 +345,44 @@ pub struct NodeCounters {
     pub polls_sent: u64,
     /// Events dropped because nobody drained them.
     pub events_dropped: u64,
+    /// Replies to NTS associations refused by NTS (RFC 8915 §5.7); also in
+    /// `auth_failed`.
+    #[serde(default)]
+    pub nts_rejected: u64,
+    /// NTSN kisses received and honoured.
+    #[serde(default)]
+    pub nts_naks: u64,
+    /// NTS polls not sent for want of a cookie.
+    #[serde(default)]
+    pub nts_unsent: u64,
+    /// NTS requests answered (also in `replies_sent`).
+    #[serde(default)]
+    pub nts_replies: u64,
+    /// NTSN kisses sent: a request's cookie no master key opens.
+    #[serde(default)]
+    pub nts_naks_sent: u64,
+    /// NTS requests dropped: malformed, unauthenticated, or NTS service off.
+    #[serde(default)]
+    pub nts_dropped: u64,
+}
+
+/// The runtime's NTS-KE exchanges (RFC 8915 §4), server and client side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NtsKeCounters {
+    /// Server: connections accepted.
+    pub server_accepted: u64,
+    /// Server: requests answered with cookies.
+    pub server_served: u64,
+    /// Server: requests answered with an Error record.
+    pub server_refused: u64,
+    /// Server: sessions that failed (TLS, malformed messages, early close).
+    pub server_failed: u64,
+    /// Server: connections closed for taking too long.
+    pub server_timed_out: u64,
+    /// Client: exchanges whose keys and cookies the engine took.
+    pub client_provisioned: u64,
+    /// Client: exchanges that failed.
+    pub client_failed: u64,
 }
 
 /// An NTP timestamp as the raw 64-bit value in ntpq's hex notation and
@@ -450,6 +529,51 @@ pub(crate) mod tests {
         assert_eq!(StatusSnapshot::from_json(&json).unwrap(), client);
         assert!(json.contains("\"frequency_ppm\""));
         assert!(StatusSnapshot::from_json("{\"system\": 1}").is_err());
+    }
+
+    #[test]
+    fn test_capture_shows_nts_associations_service_and_counters() {
+        let now = NtpTimestamp::from_unix(1_795_219_200, 0);
+        let config = EngineConfig::default().with_nts_server(ntp_algo::NtsServerConfig::default());
+        let mut engine = Engine::new(config, Keyring::new(), now);
+        let nts_source: SocketAddr = "192.0.2.7:123".parse().unwrap();
+        engine.add_association(AssociationConfig::client(nts_source).with_nts(true), now).unwrap();
+        engine.add_association(AssociationConfig::client("192.0.2.8:123".parse().unwrap()), now).unwrap();
+        let mut t = now;
+        for _ in 0..4 {
+            engine.handle_timeout(t);
+            while !matches!(engine.poll_output(), Output::Timeout(_)) {}
+            t += NtpDuration::from_seconds_f64(1.0);
+        }
+        let mut snapshot = StatusSnapshot::capture(&engine, t, "software", &[], 4.0);
+        assert!(snapshot.system.nts_server);
+        assert_eq!(snapshot.system.nts_master_key_id, engine.nts_master_keys().map(|k| k.current_id()));
+        let nts = snapshot.association(nts_source).unwrap();
+        assert!(nts.nts && nts.nts_cookies == 0 && nts.counters.sent == 0, "{nts:?}");
+        assert!(!snapshot.association("192.0.2.8:123".parse().unwrap()).unwrap().nts);
+        assert_eq!(snapshot.counters.nts_unsent, engine.counters().nts_unsent);
+        assert_eq!(snapshot.nts_ke, NtsKeCounters::default());
+        let server = crate::NtsKeServerCounters { accepted: 3, served: 2, refused: 1, ..Default::default() };
+        snapshot.set_nts_ke(&server, (5, 1));
+        assert_eq!((snapshot.nts_ke.server_served, snapshot.nts_ke.client_provisioned), (2, 5));
+        let json = snapshot.to_json();
+        assert!(json.contains("\"nts_cookies\"") && json.contains("\"server_refused\": 1"), "{json}");
+        assert_eq!(StatusSnapshot::from_json(&json).unwrap(), snapshot);
+    }
+
+    #[test]
+    fn test_status_files_without_nts_fields_still_read() {
+        let (client, _) = synchronized_pair();
+        let mut value: serde_json::Value = serde_json::from_str(&client.to_json()).unwrap();
+        value.as_object_mut().unwrap().remove("nts_ke");
+        for key in ["nts_server", "nts_master_key_id"] {
+            value["system"].as_object_mut().unwrap().remove(key);
+        }
+        for key in ["nts", "nts_cookies"] {
+            value["associations"][0].as_object_mut().unwrap().remove(key);
+        }
+        value["counters"].as_object_mut().unwrap().remove("nts_replies");
+        assert_eq!(StatusSnapshot::from_json(&value.to_string()).unwrap(), client);
     }
 
     #[test]

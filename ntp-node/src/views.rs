@@ -98,16 +98,42 @@ pub fn cisco_show_ntp_status(s: &SystemSnapshot) -> String {
     out
 }
 
+/// The `auth` column the association tables grow when an association uses
+/// NTS (RFC 8915): `nts/N` with N the cookies it holds, `none` otherwise.
+/// Without NTS associations the tables keep the vendors' layout exactly.
+struct AuthColumn {
+    header: &'static str,
+}
+
+impl AuthColumn {
+    fn cell(&self, p: &AssociationSnapshot) -> String {
+        match (self.header.is_empty(), p.nts) {
+            (true, _) => String::new(),
+            (false, true) => format!(" {:>7}", format!("nts/{}", p.nts_cookies)),
+            (false, false) => format!(" {:>7}", "none"),
+        }
+    }
+}
+
+fn auth_column(peers: &[AssociationSnapshot]) -> AuthColumn {
+    AuthColumn { header: if peers.iter().any(|p| p.nts) { "    auth" } else { "" } }
+}
+
 /// Cisco IOS `show ntp associations`.
 pub fn cisco_show_ntp_associations(peers: &[AssociationSnapshot]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "  address                 ref clock       st   when   poll reach  delay  offset    disp");
+    let auth = auth_column(peers);
+    let _ = writeln!(
+        out,
+        "  address                 ref clock       st   when   poll reach  delay  offset    disp{}",
+        auth.header
+    );
     for p in peers {
         let configured = if p.configured { '~' } else { ' ' };
         let when = p.since_sample.map_or("-".to_owned(), |d| format!("{d:.0}"));
         let _ = writeln!(
             out,
-            "{}{}{:<22} {:<15} {:>2} {:>6} {:>6} {:>5o} {:>6} {:>7} {:>7}",
+            "{}{}{:<22} {:<15} {:>2} {:>6} {:>6} {:>5o} {:>6} {:>7} {:>7}{}",
             p.tally,
             configured,
             p.address.to_string(),
@@ -119,6 +145,7 @@ pub fn cisco_show_ntp_associations(peers: &[AssociationSnapshot]) -> String {
             milliseconds(p.delay),
             milliseconds(p.offset),
             milliseconds(p.dispersion),
+            auth.cell(p),
         );
     }
     let _ = writeln!(out, " * sys.peer, # selected, + candidate, - outlyer, x falseticker, ~ configured");
@@ -153,8 +180,13 @@ pub fn huawei_display_ntp_status(s: &SystemSnapshot, peer_dispersion: Option<f64
 /// An `ntpq -p` peer table.
 pub fn ntpq_peers(peers: &[AssociationSnapshot]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "     remote              refid       st t  when poll reach   delay   offset   jitter");
-    let _ = writeln!(out, "{}", "=".repeat(86));
+    let auth = auth_column(peers);
+    let _ = writeln!(
+        out,
+        "     remote              refid       st t  when poll reach   delay   offset   jitter{}",
+        auth.header
+    );
+    let _ = writeln!(out, "{}", "=".repeat(86 + auth.header.len()));
     for p in peers {
         let kind = match p.mode.as_str() {
             "sym_active" | "sym_passive" => 's',
@@ -164,7 +196,7 @@ pub fn ntpq_peers(peers: &[AssociationSnapshot]) -> String {
         let when = p.since_sample.map_or("-".to_owned(), |d| format!("{d:.0}"));
         let _ = writeln!(
             out,
-            "{}{:<21} {:<15} {:>2} {} {:>5} {:>4} {:>5o} {:>7} {:>8} {:>8}",
+            "{}{:<21} {:<15} {:>2} {} {:>5} {:>4} {:>5o} {:>7} {:>8} {:>8}{}",
             p.tally,
             p.address.to_string(),
             p.refid,
@@ -176,6 +208,7 @@ pub fn ntpq_peers(peers: &[AssociationSnapshot]) -> String {
             milliseconds(p.delay),
             milliseconds(p.offset),
             milliseconds(p.jitter),
+            auth.cell(p),
         );
     }
     out
@@ -225,5 +258,26 @@ mod tests {
         let association = client.associations.first_mut().unwrap();
         association.offset = None;
         assert!(cisco_show_ntp_associations(&client.associations).lines().nth(1).unwrap().contains(" - "));
+    }
+
+    #[test]
+    fn test_nts_associations_get_an_auth_column() {
+        let (mut client, _) = synchronized_pair();
+        let plain = render(&client, View::Ntpq);
+        assert!(!plain.contains("auth") && !plain.contains("nts"), "{plain}");
+        let mut second = client.associations.first().unwrap().clone();
+        second.address = "192.0.2.9:123".parse().unwrap();
+        second.nts = true;
+        second.nts_cookies = 7;
+        client.associations.push(second);
+        for view in [View::Ntpq, View::CiscoAssociations] {
+            let text = render(&client, view);
+            assert!(text.lines().next().unwrap().ends_with("    auth"), "{text}");
+            assert!(text.lines().any(|l| l.contains("192.0.2.9:123") && l.ends_with("  nts/7")), "{text}");
+            assert!(text.lines().any(|l| l.contains("192.0.2.1:123") && l.ends_with("   none")), "{text}");
+        }
+        let ntpq = render(&client, View::Ntpq);
+        // The rule under the header grows with it.
+        assert_eq!(ntpq.lines().nth(1).unwrap().len(), 86 + "    auth".len(), "{ntpq}");
     }
 }

@@ -4,6 +4,7 @@
 //! are used, and configs are built from `Default` and constructors, so
 //! this module is the one place to adapt when that API moves.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use ntp_algo::{AssociationConfig, ClockAction, Engine, EngineConfig, Output, RateLimitConfig};
@@ -93,6 +94,36 @@ pub(crate) struct PySystemInfo {
     /// System poll interval, log2 seconds.
     #[pyo3(get)]
     poll: i8,
+    /// Whether the engine answers NTS requests (RFC 8915 §5).
+    #[pyo3(get)]
+    nts_server: bool,
+    /// The id of the NTS master key sealing new cookies (None: no NTS service).
+    #[pyo3(get)]
+    nts_master_key_id: Option<u32>,
+}
+
+/// One association's state at the moment of asking (a subset of the
+/// NTPv4 MIB's association group).
+#[pyclass(frozen, module = "ntp_py._ntp_py", name = "AssociationInfo")]
+pub(crate) struct PyAssociationInfo {
+    /// Association id.
+    #[pyo3(get)]
+    id: u32,
+    /// Remote (address, port).
+    #[pyo3(get)]
+    address: (String, u16),
+    /// Reachability register, 8 bits, newest poll in bit 0.
+    #[pyo3(get)]
+    reach: u8,
+    /// Poll interval, log2 seconds.
+    #[pyo3(get)]
+    poll: i8,
+    /// Whether it authenticates with NTS (RFC 8915).
+    #[pyo3(get)]
+    nts: bool,
+    /// NTS cookies held (0 without NTS or while waiting for NTS-KE).
+    #[pyo3(get)]
+    nts_cookies: usize,
 }
 
 /// One NTP node, sans IO: it opens no socket and reads no clock. Pass the
@@ -101,6 +132,13 @@ pub(crate) struct PySystemInfo {
 #[pyclass(module = "ntp_py._ntp_py", name = "Engine")]
 pub(crate) struct PyEngine {
     engine: Engine,
+}
+
+impl PyEngine {
+    /// Wraps an engine built elsewhere (from a configuration file).
+    pub(crate) fn wrap(engine: Engine) -> Self {
+        PyEngine { engine }
+    }
 }
 
 fn socket_addr(host: &str, port: u16) -> PyResult<SocketAddr> {
@@ -262,7 +300,73 @@ impl PyEngine {
             root_dispersion: sys.root_dispersion,
             reference_id: reference_id_object(py, sys.reference_id, ntp_wire::Stratum(sys.stratum))?.unbind(),
             poll: sys.poll,
+            nts_server: self.engine.nts_master_keys().is_some(),
+            nts_master_key_id: self.engine.nts_master_keys().map(|k| k.current_id()),
         })
+    }
+
+    /// Every association's state at `now` (default: the system clock).
+    #[pyo3(signature = (now = None))]
+    fn associations(&self, now: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<PyAssociationInfo>> {
+        Ok(self
+            .engine
+            .peer_status(now_arg(now)?)
+            .iter()
+            .map(|p| PyAssociationInfo {
+                id: p.id.0,
+                address: (p.address.ip().to_string(), p.address.port()),
+                reach: p.reach,
+                poll: p.poll,
+                nts: p.nts,
+                nts_cookies: p.nts_cookies,
+            })
+            .collect())
+    }
+
+    /// The engine's counters since it was created, by name (the engine's
+    /// and its responder's, as the NTPv4 MIB and ntpd's `sysstats` count
+    /// them; the NTS ones per RFC 8915).
+    #[getter]
+    fn counters(&self) -> BTreeMap<&'static str, u64> {
+        let c = self.engine.counters();
+        let r = self.engine.responder().counters();
+        BTreeMap::from([
+            ("received", c.received),
+            ("malformed", c.malformed),
+            ("bad_version", c.bad_version),
+            ("access_denied", c.access_denied + r.access_denied),
+            ("auth_failed", c.auth_failed + r.auth_failed),
+            ("kod_received", c.kod_received),
+            ("polls_sent", c.polls_sent),
+            ("replies_sent", r.replies),
+            ("kod_sent", r.kod_sent),
+            ("rate_dropped", r.rate_dropped),
+            ("nts_rejected", c.nts_rejected),
+            ("nts_naks", c.nts_naks),
+            ("nts_unsent", c.nts_unsent),
+            ("nts_replies", r.nts_replies),
+            ("nts_naks_sent", r.nts_naks),
+            ("nts_dropped", r.nts_dropped),
+        ])
+    }
+
+    /// An engine built from a configuration text in any dialect (ntp.conf,
+    /// chrony.conf, Cisco IOS, Huawei VRP; detected), as `check_config`
+    /// reads it: its associations (NTS ones included), access rules, local
+    /// reference and NTS service. Raises `ParseError` with the line number
+    /// for a refused line, and `ValueError` for a file naming host names or
+    /// key files (resolve and load those first).
+    #[staticmethod]
+    #[pyo3(signature = (text, *, now = None))]
+    fn from_config(text: &str, now: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        crate::config::engine_from_config(text, now_arg(now)?).map(PyEngine::wrap)
+    }
+}
+
+#[pymethods]
+impl PyAssociationInfo {
+    fn __repr__(&self) -> String {
+        format!("AssociationInfo(id={}, address={:?}, nts={})", self.id, self.address, self.nts)
     }
 }
 
@@ -308,6 +412,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySetFrequency>()?;
     m.add_class::<PyEngineEvent>()?;
     m.add_class::<PyTimeoutAt>()?;
+    m.add_class::<PyAssociationInfo>()?;
     m.add_class::<PySystemInfo>()
 }
 
