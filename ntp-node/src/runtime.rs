@@ -396,6 +396,7 @@ impl<C: Clock> Node<C> {
         let uptime = self.started.elapsed().as_secs_f64();
         let mut snapshot = StatusSnapshot::capture(&self.engine, now, self.clock.name(), &self.local, uptime);
         snapshot.batched_io = self.is_batched();
+        snapshot.set_nts_ke(&self.nts_ke_server_counters(), self.nts_ke_client_counts());
         snapshot
     }
 
@@ -1075,6 +1076,9 @@ mod tests {
         assert_eq!(client.snapshot().system.system_peer, Some(ntp));
         let counters = server.nts_ke_server_counters();
         assert_eq!((counters.accepted, counters.served, counters.failed), (1, 1, 0));
+        // The status file carries the same counts.
+        assert_eq!(client.snapshot().nts_ke.client_provisioned, 1);
+        assert_eq!(server.snapshot().nts_ke.server_served, 1);
         let association = client.engine().association_at(ntp).unwrap();
         assert!(association.counters().samples >= 1);
         assert_eq!(client.engine().counters().nts_rejected, 0);

@@ -15,6 +15,7 @@ Every error raised on purpose derives from :class:`NtpError`.
 
 from ntp_py._ntp_py import (
     CONFIG_AVAILABLE,
+    AssociationInfo,
     AuthenticationError,
     BadMac,
     ClientRequest,
@@ -62,6 +63,7 @@ from ntp_py.control import AsyncControlClient, ControlClient
 
 __all__ = [
     "CONFIG_AVAILABLE",
+    "AssociationInfo",
     "AsyncControlClient",
     "AuthenticationError",
     "BadMac",
