@@ -188,6 +188,19 @@ fn certificates_from_pem(pem: &[u8], what: &str) -> Result<Vec<CertificateDer<'s
 
 /// Refuses a finished handshake without ALPN `ntske/1`, before any
 /// application data is looked at.
+/// Moves everything rustls has to send into `out`; returns how many bytes.
+/// Writing into a `Vec` cannot fail, so an error only ends the loop.
+fn drain_tls<D>(tls: &mut rustls::ConnectionCommon<D>, out: &mut Vec<u8>) -> usize {
+    let mut total = 0;
+    while tls.wants_write() {
+        match tls.write_tls(out) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+    }
+    total
+}
+
 fn check_alpn(tls: &rustls::CommonState) -> Result<(), NtsTlsError> {
     if !tls.is_handshaking() && tls.alpn_protocol() != Some(NTS_KE_ALPN) {
         return Err(NtsTlsError::NoAlpn);
@@ -360,14 +373,7 @@ impl NtsKeClient {
 
     /// Appends the bytes to send to `out`; returns how many.
     pub fn write_tls(&mut self, out: &mut Vec<u8>) -> usize {
-        let mut total = 0;
-        while self.tls.wants_write() {
-            match self.tls.write_tls(out) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
-            }
-        }
-        total
+        drain_tls(&mut self.tls, out)
     }
 
     /// Whether the exchange is over (an outcome was given or it failed):
@@ -458,14 +464,7 @@ impl NtsKeServer {
 
     /// Appends the bytes to send to `out`; returns how many.
     pub fn write_tls(&mut self, out: &mut Vec<u8>) -> usize {
-        let mut total = 0;
-        while self.tls.wants_write() {
-            match self.tls.write_tls(out) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => total += n,
-            }
-        }
-        total
+        drain_tls(&mut self.tls, out)
     }
 
     /// Takes bytes from the client (an empty slice: end of stream).
