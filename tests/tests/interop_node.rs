@@ -32,7 +32,7 @@
 use std::fs;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
@@ -40,9 +40,9 @@ use std::time::{Duration, Instant};
 
 use ntp_node::AssociationSnapshot;
 use ntp_tests::chrony::{Chronyd, ChronydConfig};
+use ntp_tests::chronyc::CommandSocket;
 use ntp_tests::node::{Node, NodeReport};
 use ntp_tests::tools;
-use tempfile::TempDir;
 
 /// Where our node listens (chronyd listens on 127.0.0.1).
 const NODE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -77,9 +77,6 @@ const SAME_CLOCK: f64 = 1e-3;
 
 /// How long a node may outlive its `--duration` before it counts as hung.
 const FINISH_GRACE: Duration = Duration::from_secs(15);
-
-/// How often to ask chronyc again while waiting for a state.
-const CHRONYC_RETRY: Duration = Duration::from_millis(500);
 
 /// How many times to pick a new port when one was taken in the meantime.
 const PORT_ATTEMPTS: usize = 3;
@@ -155,75 +152,6 @@ struct Finished {
     status: ExitStatus,
     stdout: String,
     stderr: String,
-}
-
-/// A chronyd command socket that chronyc can reach: a Unix socket in a
-/// directory chronyd creates (as its user, with the permissions it insists
-/// on) inside a temporary directory of ours. A Unix socket, not `cmdport`,
-/// so that parallel daemons cannot collide on a UDP port.
-///
-/// Declare it before the [`Chronyd`] it serves, so that it is dropped after
-/// chronyd is stopped.
-struct CommandSocket {
-    chronyc: PathBuf,
-    // Holds `cmd/chronyd.sock`.
-    dir: TempDir,
-}
-
-impl CommandSocket {
-    fn new(chronyc: PathBuf) -> CommandSocket {
-        let dir = tempfile::Builder::new().prefix("ntp-tests-chronyc-").tempdir().unwrap();
-        // chronyd, which may run as `_chrony`, must reach the socket chronyc binds beside its own.
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        CommandSocket { chronyc, dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("cmd").join("chronyd.sock")
-    }
-
-    /// The chronyd directive that opens this socket.
-    fn directive(&self) -> String {
-        format!("bindcmdaddress {}", self.path().display())
-    }
-
-    /// `chronyc -n ARGS` against this socket: its stdout, or `Err` with why not.
-    fn run(&self, args: &[&str]) -> Result<String, String> {
-        let mut command = Command::new(&self.chronyc);
-        command.arg("-h").arg(self.path()).arg("-n").args(args);
-        let finished = run_bounded(command, Duration::from_secs(10));
-        if finished.status.success() {
-            Ok(finished.stdout)
-        } else {
-            Err(format!("chronyc {args:?}: {} {}{}", finished.status, finished.stderr, finished.stdout))
-        }
-    }
-
-    /// Asks chronyc `args` until `check` finds what it wants in the output,
-    /// and returns that; fails after `timeout` with the last output.
-    fn wait_for<T>(
-        &self,
-        args: &[&str],
-        timeout: Duration,
-        what: &str,
-        daemon: &Chronyd,
-        check: impl Fn(&str) -> Option<T>,
-    ) -> T {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let output = self.run(args);
-            if let Some(found) = output.as_deref().ok().and_then(&check) {
-                return found;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{what}: not within {timeout:?}; last `chronyc {args:?}`:\n{output:?}\nchronyd's log:\n{}",
-                    daemon.log()
-                );
-            }
-            thread::sleep(CHRONYC_RETRY);
-        }
-    }
 }
 
 /// One row of `chronyc -c sources`: `^,*,127.0.0.2,2,-2,377,0,...`.

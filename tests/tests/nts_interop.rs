@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use ntp_algo::{AssociationConfig, NtsServerConfig};
 use ntp_node::{Clock as _, Control, LogFormat, Node, NodeConfig, NtsKeServerSettings, NtsKeTarget, SoftwareClock};
 use ntp_tests::chrony::{Chronyd, ChronydConfig};
+use ntp_tests::chronyc::CommandSocket;
 use ntp_tests::tools;
 use tempfile::TempDir;
 
@@ -45,9 +46,6 @@ const NODE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// Largest |offset| between two clocks that both read the system clock.
 const SAME_CLOCK: f64 = 1e-3;
-
-/// How often to ask chronyc again while waiting for a state.
-const CHRONYC_RETRY: Duration = Duration::from_millis(500);
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -113,85 +111,6 @@ fn make_certs(openssl: &Path) -> Certs {
 /// A TCP port on loopback that was free a moment ago.
 fn free_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A chronyd command socket that chronyc can reach (a Unix socket, so
-/// parallel daemons cannot collide on a port). Declare it before the
-/// daemon, so it is dropped after the daemon is stopped.
-struct CommandSocket {
-    chronyc: PathBuf,
-    dir: TempDir,
-}
-
-impl CommandSocket {
-    fn new(chronyc: PathBuf) -> CommandSocket {
-        let dir = tempfile::Builder::new().prefix("ntp-tests-chronyc-").tempdir().unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        CommandSocket { chronyc, dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("cmd").join("chronyd.sock")
-    }
-
-    fn directive(&self) -> String {
-        format!("bindcmdaddress {}", self.path().display())
-    }
-
-    /// `chronyc -n ARGS`: its stdout, or why not. chronyc answers a local
-    /// socket at once; the timeout covers a chronyd that is gone.
-    fn run(&self, args: &[&str]) -> Result<String, String> {
-        let mut child = Command::new(&self.chronyc)
-            .arg("-h")
-            .arg(self.path())
-            .arg("-n")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("chronyc {args:?} hung"));
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(format!("chronyc {args:?}: {} {}", out.status, String::from_utf8_lossy(&out.stderr)))
-        }
-    }
-
-    /// Asks chronyc `args` until `check` finds what it wants.
-    fn wait_for<T>(
-        &self,
-        args: &[&str],
-        timeout: Duration,
-        what: &str,
-        daemon: &Chronyd,
-        check: impl Fn(&str) -> Option<T>,
-    ) -> T {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let output = self.run(args);
-            if let Some(found) = output.as_deref().ok().and_then(&check) {
-                return found;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{what}: not within {timeout:?}; last `chronyc {args:?}`:\n{output:?}\nchronyd's log:\n{}",
-                    daemon.log()
-                );
-            }
-            thread::sleep(CHRONYC_RETRY);
-        }
-    }
 }
 
 /// The value of `Label : value` in chronyc's reports.
