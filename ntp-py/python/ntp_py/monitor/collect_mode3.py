@@ -68,6 +68,12 @@ def _unsynchronized(device: str, packet: Packet, sent: Optional[NtpTimestamp], a
         t2, t3 = packet.receive_time, packet.transmit_time
         offset = ((t2 - sent) + (t3 - arrived)) / 2
         delay = (arrived - sent) - (t3 - t2)
+    return _result(device, packet, offset, delay)
+
+
+def _result(device: str, packet: Packet, offset: Optional[float], delay: Optional[float]) -> DeviceResult:
+    """What a mode 3 answer says: the server's header fields, and our
+    offset and delay to it when they could be measured."""
     return DeviceResult(
         device=device,
         source="mode3",
@@ -124,22 +130,8 @@ async def collect_mode3(
                 continue
             except NotSynchronized:
                 return _unsynchronized(device, Packet.parse(data), request.transmit_time, arrived)
-            packet = reply.packet
-            return DeviceResult(
-                device=device,
-                source="mode3",
-                ok=True,
-                leap=int(reply.leap),
-                stratum=reply.stratum,
-                precision=packet.precision,
-                root_delay=reply.root_delay,
-                root_dispersion=reply.root_dispersion,
-                refid=refid_text(reply.reference_id),
-                reference_time=None if packet.reference_time.is_zero else packet.reference_time.unix,
-                poll=packet.poll,
-                offset=reply.offset,
-                delay=reply.delay,
-            )
+            # The reply's header fields are the packet's, read after the checks.
+            return _result(device, reply.packet, reply.offset, reply.delay)
     finally:
         if transport is not None:
             transport.close()
