@@ -25,8 +25,9 @@ use ntp_wire::{KissCode, LeapIndicator, Mode, NtpTimestamp, ReferenceId, Repr};
 
 use crate::constants::{
     BURST_PACKETS, BURST_SPACING_LOG2, MAXDISP, MAXDIST, MAXPOLL, MAXSTRAT, MINDISP, MINPOLL, PHI, POLL_LIMIT_MAX,
-    POLL_LIMIT_MIN,
+    POLL_LIMIT_MIN, STARTUP_BURST_EXTRA,
 };
+use crate::discipline::FreqFit;
 use crate::filter::{ClockFilter, FilterOutput, FilterParams, FilterSample, FilterVerdict};
 use crate::ids::{AssociationId, AssociationMode, PACKET_TESTS, PacketTest, count_rejection};
 use crate::onwire::{Exchange, broadcast_sample, log2_seconds};
@@ -267,6 +268,11 @@ pub(crate) struct ReceiveContext {
     /// in which the slewing does not move them; read them back with
     /// [`Association::offset_now`].
     pub phase: f64,
+    /// Every correction the owner has applied to its clock so far, steps,
+    /// slews and frequency, seconds
+    /// ([`crate::discipline::Discipline::total_correction`]): the frame of
+    /// the start-up frequency fit.
+    pub correction: f64,
 }
 
 /// What became of a packet handed to [`Association::receive`].
@@ -369,6 +375,12 @@ pub struct Association {
     poll_started: f64,
     last_sent: f64,
     burst_left: u8,
+    /// While the discipline measures the frequency: every sample's
+    /// uncorrected phase (see `Discipline::adopt_frequency_fit`).
+    startup_fit: Option<FreqFit>,
+    /// Packets the initial burst may still add for the start-up frequency
+    /// measurement ([`STARTUP_BURST_EXTRA`] with iburst, else 0).
+    startup_extra: u8,
     // Broadcast client calibration.
     calibration_left: u8,
     broadcast_delay: Option<f64>,
@@ -409,6 +421,8 @@ impl Association {
             poll_started: first_poll,
             last_sent: f64::NEG_INFINITY,
             burst_left: 0,
+            startup_fit: None,
+            startup_extra: if config.iburst { STARTUP_BURST_EXTRA } else { 0 },
             calibration_left: if calibrating { CALIBRATION_EXCHANGES } else { 0 },
             broadcast_delay: None,
             filter: ClockFilter::new(),
@@ -701,6 +715,13 @@ impl Association {
             }
         }
         self.counters.samples += 1;
+        if ctx.measuring_frequency {
+            let fit = self.startup_fit.get_or_insert_with(|| FreqFit::new(now));
+            fit.applied = ctx.correction;
+            fit.add(now, sample.offset);
+        } else {
+            self.startup_fit = None;
+        }
         let verdict = self.filter.add(
             FilterSample {
                 offset: sample.offset + ctx.phase,
@@ -737,8 +758,11 @@ impl Association {
 
     /// Runs the poll process if a poll is due at `now`. `system_poll` is the
     /// discipline's poll interval (log2 s), which a reachable association
-    /// follows within its own limits.
-    pub(crate) fn poll(&mut self, now: f64, system_poll: i8) -> PollReport {
+    /// follows within its own limits. `more_samples`: the discipline wants
+    /// more samples from this association for its start-up frequency
+    /// measurement, so an initial burst that ends now goes on by one packet
+    /// (at most [`STARTUP_BURST_EXTRA`] times).
+    pub(crate) fn poll(&mut self, now: f64, system_poll: i8, more_samples: bool) -> PollReport {
         let mut report = PollReport { transmit: false, became_unreachable: false, demobilize: false };
         if now < self.next_poll {
             return report;
@@ -750,6 +774,10 @@ impl Association {
             // After the last packet the next poll is one interval after the
             // poll that started the burst, not one burst spacing later.
             self.burst_left -= 1;
+            if self.burst_left == 0 && more_samples && self.startup_extra > 0 {
+                self.startup_extra -= 1;
+                self.burst_left = 1;
+            }
             report.transmit = true;
             self.next_poll = if self.burst_left > 0 {
                 now + spacing
@@ -872,6 +900,12 @@ impl Association {
     /// ([`ReceiveContext::phase`]), which the owner moves by the step.
     pub(crate) fn clock_stepped(&mut self) {
         self.xmt = NtpTimestamp::ZERO;
+    }
+
+    /// The start-up frequency fit over this association's samples, while
+    /// the discipline measures the frequency.
+    pub(crate) fn startup_fit(&self) -> Option<&FreqFit> {
+        self.startup_fit.as_ref()
     }
 
     /// How the selection last judged this association.

@@ -59,9 +59,9 @@ use crate::access::{AccessClass, AccessList};
 use crate::association::{
     Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome, Unfit,
 };
-use crate::constants::{MAXSTRAT, MINPOLL};
+use crate::constants::{BURST_SPACING_LOG2, MAXSTRAT, MINPOLL};
 use crate::control::{ControlConfig, ControlCounters, ControlState};
-use crate::discipline::{Discipline, DisciplineConfig, DisciplineResult};
+use crate::discipline::{ClockState, Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
 use crate::filter::FilterVerdict;
 use crate::ids::{AssociationId, AssociationMode};
@@ -323,6 +323,9 @@ pub struct Engine {
     last_sample_used: f64,
     stepped: f64,
     stepped_at: Option<f64>,
+    /// When a source was first fit to synchronize to, before the clock was
+    /// ever updated (see [`Engine::first_round_pending`]).
+    first_candidate_at: Option<f64>,
     leap_list: Option<LeapSecondsList>,
     manual_leap: Option<(LeapCommand, NtpDate)>,
     survivors_leap: LeapIndicator,
@@ -361,6 +364,7 @@ impl Engine {
             last_sample_used: f64::NEG_INFINITY,
             stepped: 0.0,
             stepped_at: None,
+            first_candidate_at: None,
             leap_list: None,
             manual_leap: None,
             survivors_leap: LeapIndicator::NoWarning,
@@ -748,6 +752,7 @@ impl Engine {
             require_authentication: self.config.require_authentication,
             access_allows_sync: access.allows_sync(),
             phase: self.phase(),
+            correction: self.discipline.total_correction(),
         };
         let report = self.associations.update(id, |association| {
             association.accepts(mode).then(|| association.receive(&repr, now, t, auth, &ctx))
@@ -777,8 +782,50 @@ impl Engine {
                 }
             }
             ReceiveOutcome::Calibrating => {}
-            ReceiveOutcome::Sample(FilterVerdict::Update(_)) => self.system_process(t),
-            ReceiveOutcome::Sample(_) => {}
+            ReceiveOutcome::Sample(verdict) => {
+                self.measure_frequency(id);
+                if let FilterVerdict::Update(_) = verdict {
+                    self.system_process(t);
+                }
+            }
+        }
+    }
+
+    /// Whether the first clock update should wait for more sources: before
+    /// the clock was ever updated, while some reachable source is not yet
+    /// fit (its filter still too dispersed), for at most one burst spacing
+    /// after the first one became fit. The sources' initial bursts run side
+    /// by side, so their third samples come within milliseconds of each
+    /// other; a selection made on the first alone would follow it even if it
+    /// is the one that is far off (clknetsim `three-servers`: a server 200 ms
+    /// off won the first selection, the clock was slewed toward it and
+    /// stepped back five minutes later). ntpd has the same race; waiting for
+    /// the round lets the intersection and cluster stages judge them all.
+    fn first_round_pending(&mut self, t: f64) -> bool {
+        if self.discipline.last_update().is_some() || self.candidates.is_empty() {
+            return false;
+        }
+        let first = *self.first_candidate_at.get_or_insert(t);
+        let reachable = self
+            .associations
+            .sampled()
+            .iter()
+            .filter_map(|&id| self.associations.get(id))
+            .filter(|a| a.reach() != 0)
+            .count();
+        self.candidates.len() < reachable && t - first < log2_seconds(BURST_SPACING_LOG2)
+    }
+
+    /// While the discipline measures the frequency after start-up (FREQ),
+    /// hands it the start-up fit of association `id` if that is the system
+    /// peer: one more sample in it, whether or not the clock filter passed
+    /// it on (see [`Discipline::adopt_frequency_fit`]).
+    fn measure_frequency(&mut self, id: AssociationId) {
+        if self.discipline.state() != ClockState::Freq || self.system.system_peer() != Some(id) {
+            return;
+        }
+        if let Some(fit) = self.associations.get(id).and_then(Association::startup_fit) {
+            self.discipline.adopt_frequency_fit(fit);
         }
     }
 
@@ -789,8 +836,13 @@ impl Engine {
         let template = self.system.header_template(t);
         let due = self.associations.due_by(t);
         let polled = !due.is_empty();
+        let wants_samples = self.discipline.wants_frequency_samples();
+        let system_peer = self.system.system_peer();
         for id in due {
-            let Some(report) = self.associations.update(id, |a| a.poll(t, system_poll)) else { continue };
+            let more_samples = wants_samples && system_peer == Some(id);
+            let Some(report) = self.associations.update(id, |a| a.poll(t, system_poll, more_samples)) else {
+                continue;
+            };
             if report.became_unreachable {
                 self.push_event(Event::Unreachable { id });
             }
@@ -1122,6 +1174,9 @@ impl Engine {
         }
         self.refuse_followers_of_lost(&lost);
         self.apply_orphan_rule();
+        if self.first_round_pending(t) {
+            return;
+        }
         let current = self.system.system_peer().map(|id| id.0);
         let outcome = match self.selector.select(&self.candidates, current, &self.config.select) {
             Ok(outcome) => outcome,
@@ -1181,6 +1236,13 @@ impl Engine {
             return;
         }
         self.last_sample_used = peer_sample_time;
+        if self.discipline.measuring_frequency() {
+            // The system peer's samples so far measure the frequency: its
+            // burst at the first update, all of them after a change of peer.
+            if let Some(fit) = self.associations.get(peer_id).and_then(Association::startup_fit) {
+                self.discipline.adopt_frequency_fit(fit);
+            }
+        }
         let result = self.discipline.update(t, offset, log2_seconds(self.config.precision));
         match result {
             DisciplineResult::Panic { offset } => {

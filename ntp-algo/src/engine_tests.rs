@@ -874,3 +874,72 @@ fn test_only_the_peer_class_lets_a_source_become_a_sample_or_system_peer() {
         }
     }
 }
+
+// ----- start-up: frequency from the initial burst, the first round -----
+
+/// A client with iburst associations to `servers` (each with its clock
+/// offset from true time, seconds) whose own clock starts `start_offset`
+/// seconds behind true time and runs `error_ppm` slow. Replies come back
+/// 0.2 ms after each request, the servers answering in reverse order of
+/// configuration. Runs `seconds` of true time in 50 ms steps; returns the
+/// steps the engine asked for and the clock's error (local − true) at the end.
+fn start_up(servers: &[(&str, f64)], start_offset: f64, error_ppm: f64, seconds: f64) -> (Vec<f64>, f64) {
+    let mut e = engine_with(config());
+    for (server, _) in servers {
+        e.add_association(AssociationConfig::client(addr(server)).with_iburst(true), t0()).unwrap();
+    }
+    let mut error = -start_offset;
+    let mut correction = 0.0;
+    let mut steps = Vec::new();
+    let dt = 0.05;
+    let mut t = 0.0;
+    while t < seconds {
+        let local = t + error;
+        e.handle_timeout(at(local));
+        let mut d = drain(&mut e);
+        let mut replies = Vec::new();
+        for tx in d.transmits.iter().rev() {
+            let server_offset = servers.iter().find(|(s, _)| addr(s) == tx.destination).unwrap().1;
+            replies.push((tx.destination, reply_to(tx.payload(), local, server_offset - error, None)));
+        }
+        for (from, reply) in replies {
+            e.handle_datagram(at(local + 0.0002), from, &reply);
+            let more = drain(&mut e);
+            d.clock.extend(more.clock);
+        }
+        for action in d.clock {
+            match action {
+                ClockAction::Step { offset } => {
+                    error += offset;
+                    steps.push(offset);
+                }
+                ClockAction::SetFrequency { ppm } => correction = ppm * 1e-6,
+            }
+        }
+        error += (correction - error_ppm * 1e-6) * dt;
+        t += dt;
+    }
+    (steps, error)
+}
+
+#[test]
+fn test_initial_burst_measures_the_frequency() {
+    // 0.3 s behind and 100 ppm slow. The step comes at the third sample
+    // (4 s); without the burst's slope the clock would then drift 100 ppm
+    // until the first 64 s poll, 3.6 ms by 40 s.
+    let (steps, error) = start_up(&[(SERVER, 0.0)], 0.3, 100.0, 40.0);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!((steps[0] - 0.3).abs() < 0.001, "{steps:?}");
+    assert!(error.abs() < 200e-6, "error {error}");
+}
+
+#[test]
+fn test_first_update_waits_for_the_burst_round() {
+    // The server 200 ms off answers first: alone it would be stepped to.
+    // Waiting for the round, the selection sees three and drops it.
+    let servers = [(SERVER, 0.0), ("10.0.0.3:123", 0.0), ("10.0.0.4:123", 0.2)];
+    let (steps, error) = start_up(&servers, 0.3, 0.0, 20.0);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!((steps[0] - 0.3).abs() < 0.001, "{steps:?}");
+    assert!(error.abs() < 1e-3, "error {error}");
+}

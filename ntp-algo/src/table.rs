@@ -221,7 +221,7 @@ mod tests {
         let mut table = Table::default();
         table.insert(association(1, 1, 0.0));
         table.update(AssociationId(1), |a| {
-            let _ = a.poll(0.0, 6);
+            let _ = a.poll(0.0, 6, false);
         });
         let next = table.get(AssociationId(1)).map(Association::next_poll);
         assert!(next.is_some_and(|n| n > 0.0));
