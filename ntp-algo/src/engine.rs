@@ -330,6 +330,10 @@ pub struct Engine {
     manual_leap: Option<(LeapCommand, NtpDate)>,
     survivors_leap: LeapIndicator,
     next_tick: Option<f64>,
+    /// The rate the last tick asked for, frequency and slew, s/s, and its
+    /// slew part alone (see [`Engine::rest_of_tick`]).
+    tick_correction: f64,
+    tick_slew: f64,
     responder: Responder,
     transmits: VecDeque<Transmit>,
     clock_actions: VecDeque<ClockAction>,
@@ -369,6 +373,8 @@ impl Engine {
             manual_leap: None,
             survivors_leap: LeapIndicator::NoWarning,
             next_tick: None,
+            tick_correction: 0.0,
+            tick_slew: 0.0,
             transmits: VecDeque::with_capacity(64),
             clock_actions: VecDeque::with_capacity(8),
             events: VecDeque::with_capacity(64),
@@ -752,7 +758,7 @@ impl Engine {
             require_authentication: self.config.require_authentication,
             access_allows_sync: access.allows_sync(),
             phase: self.phase(),
-            correction: self.discipline.total_correction(),
+            correction: self.applied_correction(),
         };
         let report = self.associations.update(id, |association| {
             association.accepts(mode).then(|| association.receive(&repr, now, t, auth, &ctx))
@@ -865,6 +871,8 @@ impl Engine {
             && tick <= t
         {
             let correction = self.discipline.tick();
+            self.tick_correction = correction;
+            self.tick_slew = correction - self.discipline.frequency();
             self.queue_clock(ClockAction::SetFrequency { ppm: correction * 1e6 });
             self.next_tick = Some(tick.max(t - 1.0) + 1.0);
         }
@@ -1430,7 +1438,24 @@ impl Engine {
     /// seconds: the reference of the clock filters' frame (see
     /// [`ReceiveContext::phase`]).
     pub(crate) fn phase(&self) -> f64 {
-        self.discipline.slewed_phase() + self.stepped
+        self.discipline.slewed_phase() + self.stepped - self.tick_slew * self.rest_of_tick()
+    }
+
+    /// Every correction applied to the clock so far, seconds, as of the
+    /// latest input: the frame of the start-up frequency fits (see
+    /// [`Discipline::total_correction`]).
+    fn applied_correction(&self) -> f64 {
+        self.discipline.total_correction() - self.tick_correction * self.rest_of_tick()
+    }
+
+    /// Seconds of the current tick still to run at the latest input. The
+    /// discipline counts a tick's whole second of slew and frequency when
+    /// it hands the rate out; the clock has run only part of it by the time
+    /// a sample arrives. At 500 ppm that is up to 0.5 ms, at the fast
+    /// start-up slew of a tick-adjusted clock tens of milliseconds, which
+    /// would both shift the filter's frame and bend the frequency fits.
+    fn rest_of_tick(&self) -> f64 {
+        self.next_tick.map_or(0.0, |tick| (tick - self.last_now).clamp(0.0, 1.0))
     }
 
     /// A step. RFC 5905 clears every clock filter here, because the samples

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ntp_algo::{AccessClass, AccessList, AssociationConfig, AssociationMode, Prefix, RateLimitConfig};
 use ntp_wire::auth::Keyring;
 
-use crate::clock::{Clock, SoftwareClock, SystemClock};
+use crate::clock::{Clock, MAX_SLEW_PPM, SoftwareClock, SystemClock};
 use crate::keys::{self, KeyFileDialect};
 use crate::nts::{NtsKeServerSettings, NtsKeTarget};
 use crate::runtime::{Control, LogFormat, Node, NodeConfig};
@@ -523,7 +523,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
 }
 
 fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let (config, leap_seconds) = args.node_config_and_leap()?;
+    let (mut config, leap_seconds) = args.node_config_and_leap()?;
     let duration = args.duration.map(|d| seconds("--duration", d)).transpose()?;
     let every = args.status_every.map(|d| seconds("--status-every", d)).transpose()?;
     let control = Control::from_signals()?;
@@ -534,6 +534,9 @@ fn run(args: &RunArgs) -> Result<(), Box<dyn std::error::Error>> {
         }
         ClockKind::System => {
             let (clock, kernel_ppm) = SystemClock::open()?;
+            // The tick length lets this clock slew far faster than its
+            // frequency alone (see MAX_SLEW_PPM).
+            config.engine.discipline.max_slew_rate = MAX_SLEW_PPM * 1e-6;
             println!("ntp-node: disciplining the system clock (kernel frequency {kernel_ppm:+.3} ppm)");
             run_node(with_leap(Node::new(config, clock)?, leap_seconds), &control, duration, every)
         }

@@ -17,7 +17,7 @@ mod system;
 
 pub use drift::{DriftFile, DriftFileError};
 pub use software::SoftwareClock;
-pub use system::{ClockError, KERNEL_MAX_PPM, SystemClock, ppm_to_scaled, scaled_to_ppm};
+pub use system::{ClockError, KERNEL_MAX_PPM, MAX_SLEW_PPM, SystemClock, ppm_to_scaled, scaled_to_ppm};
 
 use ntp_algo::ClockAction;
 use ntp_wire::NtpTimestamp;

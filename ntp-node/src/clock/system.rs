@@ -31,6 +31,25 @@ use crate::sys;
 /// The kernel's frequency limit, ppm (`MAXFREQ` in the kernel's timex.h).
 pub const KERNEL_MAX_PPM: f64 = 500.0;
 
+/// The fastest this clock is slewed, frequency included, ppm: chronyd's
+/// default `maxslewrate`. Beyond [`KERNEL_MAX_PPM`] the rest goes into the
+/// kernel's tick length (`ADJ_TICK`, ±10 % of its nominal value).
+pub const MAX_SLEW_PPM: f64 = 83_333.0;
+
+/// A rate of `ppm` as a change of the tick length, microseconds (each one
+/// is `ppm_per_tick` ppm), and the rest for `ADJ_FREQUENCY`, ppm: no tick
+/// change within ±[`KERNEL_MAX_PPM`], otherwise whole microseconds of tick
+/// (at most ±10 % of `base_tick`) and a remainder below `ppm_per_tick`.
+pub(crate) fn split_tick(ppm: f64, base_tick: i64) -> (i64, f64) {
+    if ppm.abs() <= KERNEL_MAX_PPM || base_tick <= 0 {
+        return (0, ppm);
+    }
+    let ppm_per_tick = 1e6 / base_tick as f64;
+    let limit = base_tick / 10;
+    let delta = ((ppm / ppm_per_tick).trunc() as i64).clamp(-limit, limit);
+    (delta, ppm - delta as f64 * ppm_per_tick)
+}
+
 /// What went wrong adjusting a clock.
 #[derive(Debug, thiserror::Error)]
 pub enum ClockError {
@@ -95,6 +114,11 @@ pub(crate) fn error_micros(seconds: f64) -> libc::c_long {
 pub struct SystemClock {
     /// Whether the kernel PLL flags were cleared yet.
     status_set: bool,
+    /// The kernel's tick length when we opened the clock, microseconds
+    /// (10 000 at USER_HZ 100): the nominal value a tick change returns to.
+    base_tick: i64,
+    /// Whether our last adjustment changed the tick length.
+    tick_changed: bool,
 }
 
 impl SystemClock {
@@ -105,7 +129,8 @@ impl SystemClock {
         sys::clock::realtime_now().map_err(|source| ClockError::Os { call: "clock_gettime", source })?;
         let mut tx = sys::clock::empty_timex();
         sys::clock::adjtime(&mut tx).map_err(|source| ClockError::Os { call: "clock_adjtime", source })?;
-        Ok((SystemClock { status_set: false }, scaled_to_ppm(tx.freq)))
+        let clock = SystemClock { status_set: false, base_tick: tx.tick, tick_changed: false };
+        Ok((clock, scaled_to_ppm(tx.freq)))
     }
 
     fn adjust(&mut self, mut tx: libc::timex) -> Result<(), ClockError> {
@@ -135,8 +160,14 @@ impl Clock for SystemClock {
         let mut tx = sys::clock::empty_timex();
         match action {
             ClockAction::SetFrequency { ppm } if ppm.is_finite() => {
+                let (tick_delta, rest) = split_tick(ppm, self.base_tick);
                 tx.modes = libc::ADJ_FREQUENCY;
-                tx.freq = ppm_to_scaled(ppm);
+                tx.freq = ppm_to_scaled(rest);
+                if tick_delta != 0 || self.tick_changed {
+                    tx.modes |= libc::ADJ_TICK;
+                    tx.tick = self.base_tick + tick_delta;
+                    self.tick_changed = tick_delta != 0;
+                }
             }
             ClockAction::Step { offset } if offset.is_finite() => {
                 let (seconds, nanos) = step_timeval(offset);
@@ -170,6 +201,25 @@ impl Clock for SystemClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn test_split_tick() {
+        // Within the kernel's frequency range the tick stays.
+        assert_eq!(split_tick(499.0, 10_000), (0, 499.0));
+        assert_eq!(split_tick(-500.0, 10_000), (0, -500.0));
+        // Beyond it, whole microseconds of tick (100 ppm each at 10 000 µs).
+        let (delta, rest) = split_tick(6_250.0, 10_000);
+        assert_eq!(delta, 62);
+        assert!((rest - 50.0).abs() < 1e-9);
+        let (delta, rest) = split_tick(-83_333.0, 10_000);
+        assert_eq!(delta, -833);
+        assert!((rest + 33.0).abs() < 1e-6);
+        // Never past ±10 % of the tick; the rest is then clamped by ppm_to_scaled.
+        assert_eq!(split_tick(1e6, 10_000).0, 1_000);
+        assert_eq!(split_tick(f64::MAX, 10_000).0, 1_000);
+        // A kernel that reported no tick: frequency only.
+        assert_eq!(split_tick(6_250.0, 0), (0, 6_250.0));
+    }
 
     #[test]
     fn test_ppm_scaling_round_trips_and_clamps() {
