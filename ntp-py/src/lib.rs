@@ -10,6 +10,7 @@
 //! client needs a receive or transmit time (it never sets it).
 
 mod auth;
+mod capi;
 mod client;
 mod config;
 mod control;
