@@ -202,7 +202,7 @@ impl PyClientRequest {
         // precision stands in for the sample's own dispersion.
         let root_distance = (root_delay + delay.max(0.0)) / 2.0 + root_dispersion + 2f64.powi(repr.precision.into());
         let reference_id = reference_id_object(py, repr.reference_id, repr.stratum)?.unbind();
-        let packet = packet_object(data.clone())?.unbind();
+        let packet = packet_object(data)?.unbind();
         Ok(PyReply {
             offset,
             delay,

@@ -15,7 +15,7 @@ use pyo3::exceptions::{PySystemError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyInt, PyString};
+use pyo3::types::{PyBytes, PyInt, PyString, PyType};
 
 use crate::capi::{self, TypeDef};
 use crate::errors::parse_error;
@@ -255,12 +255,16 @@ impl PacketObject {
 /// init (strong references kept for the life of the process).
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(ptr::null_mut());
 static MODE_OBJECTS: [AtomicPtr<ffi::PyObject>; 8] = [const { AtomicPtr::new(ptr::null_mut()) }; 8];
+static LEAP_OBJECTS: [AtomicPtr<ffi::PyObject>; 4] = [const { AtomicPtr::new(ptr::null_mut()) }; 4];
 
-/// A new `Packet` object for bytes (checking their structure), as a new
-/// reference. Uses no pyo3 state beyond the token, so the METH_O entry
-/// may call it without pyo3's entry guard.
-fn packet_ptr(py: Python<'_>, bytes: Bound<'_, PyBytes>) -> PyResult<*mut ffi::PyObject> {
-    let raw = bytes.as_bytes();
+/// A new `Packet` object for the bytes object `data` whose contents are
+/// `raw` (checking their structure), as a new reference. Uses no pyo3
+/// state beyond the token, so the METH_O entry may call it without
+/// pyo3's entry guard.
+///
+/// # Safety
+/// `data` must be a live bytes object and `raw` its contents.
+unsafe fn packet_ptr(py: Python<'_>, data: *mut ffi::PyObject, raw: &[u8]) -> PyResult<*mut ffi::PyObject> {
     Packet::new_checked(raw).map_err(parse_error)?;
     let header: [u8; HEADER_LEN] = raw
         .get(..HEADER_LEN)
@@ -268,8 +272,7 @@ fn packet_ptr(py: Python<'_>, bytes: Bound<'_, PyBytes>) -> PyResult<*mut ffi::P
         .ok_or_else(|| PyValueError::new_err("a packet is at least 48 bytes"))?;
     let view = Packet::new_unchecked(&header[..]);
     let ty = TYPE.load(Ordering::Acquire);
-    let mode =
-        MODE_OBJECTS.get(usize::from(view.mode().to_bits())).map_or(ptr::null_mut(), |m| m.load(Ordering::Acquire));
+    let mode = shared(&MODE_OBJECTS, view.mode().to_bits());
     if ty.is_null() || mode.is_null() {
         return Err(PySystemError::new_err("ntp_py: Packet is not ready"));
     }
@@ -277,7 +280,7 @@ fn packet_ptr(py: Python<'_>, bytes: Bound<'_, PyBytes>) -> PyResult<*mut ffi::P
     // PacketObject; PyObject_Init sets its header and takes the reference
     // to the heap type that dealloc gives back; every field is written
     // before the pointer leaves. `mode` is kept alive by MODE_OBJECTS and
-    // gains the packet's own reference; `bytes` hands over its reference.
+    // `data` by the caller; the packet takes a reference to each.
     unsafe {
         let stratum = ffi::PyLong_FromLong(c_long::from(view.stratum().0));
         if stratum.is_null() {
@@ -291,43 +294,51 @@ fn packet_ptr(py: Python<'_>, bytes: Bound<'_, PyBytes>) -> PyResult<*mut ffi::P
         }
         ffi::PyObject_Init(obj.cast(), ty);
         ffi::Py_INCREF(mode);
+        ffi::Py_INCREF(data);
         ptr::addr_of_mut!((*obj).mode).write(mode);
         ptr::addr_of_mut!((*obj).stratum).write(stratum);
-        ptr::addr_of_mut!((*obj).data).write(bytes.into_ptr());
+        ptr::addr_of_mut!((*obj).data).write(data);
         ptr::addr_of_mut!((*obj).header).write(header);
         Ok(obj.cast())
     }
 }
 
+/// One of the shared enum objects, by its bits (NULL before module init).
+fn shared<const N: usize>(objects: &[AtomicPtr<ffi::PyObject>; N], bits: u8) -> *mut ffi::PyObject {
+    objects.get(usize::from(bits)).map_or(ptr::null_mut(), |m| m.load(Ordering::Acquire))
+}
+
 /// A `Packet` object for a datagram (its structure is checked).
-pub(crate) fn packet_object<'py>(bytes: Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn packet_object<'py>(bytes: &Bound<'py, PyBytes>) -> PyResult<Bound<'py, PyAny>> {
     let py = bytes.py();
-    let obj = packet_ptr(py, bytes)?;
+    // SAFETY: `bytes` is a live bytes object and these are its contents.
+    let obj = unsafe { packet_ptr(py, bytes.as_ptr(), bytes.as_bytes())? };
     // SAFETY: a new reference, not NULL.
     Ok(unsafe { Bound::from_owned_ptr(py, obj) })
 }
 
-/// `Packet.parse`: reads a packet from bytes (or any buffer), checking
-/// its length and the structure of what follows the header; a bytes
-/// object is kept as it is, another buffer is copied into one.
-fn parse(data: &Bound<'_, PyAny>) -> PyResult<*mut ffi::PyObject> {
+/// `Packet.parse` for anything but an exact bytes object: another buffer
+/// is copied into a bytes object, through memoryview so only a buffer is
+/// taken (bytes(48) would make 48 zeros, bytes("...") raise a confusing
+/// error).
+fn parse_other(data: &Bound<'_, PyAny>) -> PyResult<*mut ffi::PyObject> {
     let bytes = match data.cast::<PyBytes>() {
         Ok(b) => b.clone(),
         Err(_) => {
-            // Through memoryview, so only a buffer is taken (bytes(48)
-            // would make 48 zeros, bytes("...") raise a confusing error).
             let view = data.py().import("builtins")?.getattr("memoryview")?.call1((data,))?;
             view.call_method0("tobytes")?.cast_into::<PyBytes>()?
         }
     };
-    packet_ptr(data.py(), bytes)
+    // SAFETY: `bytes` is a live bytes object and these are its contents.
+    unsafe { packet_ptr(data.py(), bytes.as_ptr(), bytes.as_bytes()) }
 }
 
 /// The C entry point of `Packet.parse`, a METH_O function: CPython calls
 /// it with the argument itself, where a pyo3 method in an abi3 build for
 /// Python 3.9 goes through METH_VARARGS (an argument tuple made and
-/// parsed per call). The decode is the hot path of the package.
-unsafe extern "C" fn parse_entry(_cls: *mut ffi::PyObject, arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
+/// parsed per call). The decode is the hot path of the package: a bytes
+/// object is read in place, with no pyo3 wrapper made or dropped.
+unsafe extern "C" fn parse_entry(_self: *mut ffi::PyObject, arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
     let outcome = std::panic::catch_unwind(|| {
         // SAFETY: CPython calls a METH_O function on a thread attached to
         // the interpreter (holding the GIL), with `arg` a valid borrowed
@@ -335,15 +346,21 @@ unsafe extern "C" fn parse_entry(_cls: *mut ffi::PyObject, arg: *mut ffi::PyObje
         // here drops a `Py<T>` (which, without pyo3's own attach count,
         // would defer the decref): the result leaves as a raw pointer.
         let py = unsafe { Python::assume_attached() };
-        // SAFETY: see above; `arg` is a valid, borrowed object pointer.
-        let arg = unsafe { Bound::from_borrowed_ptr(py, arg) };
-        match parse(&arg) {
-            Ok(packet) => packet,
-            Err(err) => {
-                err.restore(py);
-                ptr::null_mut()
+        // SAFETY: as above; for an exact bytes object (checked) the
+        // buffer is its contents, alive while `arg` is borrowed.
+        let made = unsafe {
+            if ffi::PyBytes_CheckExact(arg) != 0 {
+                let start = ffi::PyBytes_AsString(arg).cast::<u8>().cast_const();
+                let len = usize::try_from(ffi::PyBytes_Size(arg)).unwrap_or(0);
+                packet_ptr(py, arg, std::slice::from_raw_parts(start, len))
+            } else {
+                parse_other(&Bound::from_borrowed_ptr(py, arg))
             }
-        }
+        };
+        made.unwrap_or_else(|err| {
+            err.restore(py);
+            ptr::null_mut()
+        })
     });
     outcome.unwrap_or_else(|_| {
         // SAFETY: attached (see above); a static C string message.
@@ -455,9 +472,11 @@ unsafe extern "C" fn tp_new(
         if let Some(tail) = buf.get_mut(len..) {
             tail.copy_from_slice(trailer);
         }
-        // The trailer must have a shape a receiver can take apart (checked
-        // again by packet_ptr, with the same error).
-        packet_ptr(py, PyBytes::new(py, &buf))
+        // The trailer must have a shape a receiver can take apart: the
+        // structure check of packet_ptr says why not.
+        let bytes = PyBytes::new(py, &buf);
+        // SAFETY: `bytes` is a live bytes object and these are its contents.
+        unsafe { packet_ptr(py, bytes.as_ptr(), bytes.as_bytes()) }
     })
 }
 
@@ -539,6 +558,40 @@ unsafe extern "C" fn get_time(slf: *mut ffi::PyObject, closure: *mut c_void) -> 
     PyTimestamp::wire(ts).new_object()
 }
 
+/// The scalar header fields: read from the inline header, made with one
+/// C call, no pyo3 entry guard (as cheap as a getter can be).
+macro_rules! scalar_getters {
+    ($($name:ident => $body:expr;)*) => {$(
+        unsafe extern "C" fn $name(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls a getter with an instance of its type.
+            let view = unsafe { PacketObject::from_ptr(slf) }.view();
+            let body: fn(Packet<&[u8]>) -> *mut ffi::PyObject = $body;
+            body(view)
+        }
+    )*};
+}
+
+scalar_getters! {
+    get_leap => |v| {
+        let leap = shared(&LEAP_OBJECTS, v.leap().to_bits());
+        if leap.is_null() {
+            // SAFETY: GIL held (a getter); a static C string.
+            unsafe { ffi::PyErr_SetString(ffi::PyExc_SystemError, c"ntp_py: Leap is not ready".as_ptr()) };
+        } else {
+            // SAFETY: GIL held; the object is kept alive by LEAP_OBJECTS
+            // and the caller gets a new reference.
+            unsafe { ffi::Py_INCREF(leap) };
+        }
+        leap
+    };
+    // SAFETY: GIL held (a getter); a new reference or NULL with an exception set.
+    get_version => |v| unsafe { ffi::PyLong_FromLong(c_long::from(v.version().to_bits())) };
+    // SAFETY: as for get_version.
+    get_root_delay => |v| unsafe { ffi::PyFloat_FromDouble(v.root_delay().to_seconds_f64()) };
+    // SAFETY: as for get_version.
+    get_root_dispersion => |v| unsafe { ffi::PyFloat_FromDouble(v.root_dispersion().to_seconds_f64()) };
+}
+
 /// The other getters: through `capi::call`, with the packet and a token.
 macro_rules! getters {
     ($($name:ident => $body:expr;)*) => {$(
@@ -552,10 +605,6 @@ macro_rules! getters {
 }
 
 getters! {
-    get_leap => |p, py| Ok(leap_object(py, p.view().leap())?.into_bound(py).into_any());
-    get_version => |p, py| Ok(p.view().version().to_bits().into_pyobject(py)?.into_any());
-    get_root_delay => |p, py| Ok(p.view().root_delay().to_seconds_f64().into_pyobject(py)?.into_any());
-    get_root_dispersion => |p, py| Ok(p.view().root_dispersion().to_seconds_f64().into_pyobject(py)?.into_any());
     get_reference_id => |p, py| {
         let view = p.view();
         reference_id_object(py, view.reference_id(), view.stratum())
@@ -608,6 +657,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         // Kept alive by MODES for the life of the process as well.
         slot.store(mode_object(py, Mode::from_bits(bits))?.into_ptr(), Ordering::Release);
     }
+    for (bits, slot) in (0u8..).zip(LEAP_OBJECTS.iter()) {
+        slot.store(leap_object(py, LeapIndicator::from_bits(bits))?.into_ptr(), Ordering::Release);
+    }
     let noargs = |f: ffi::PyCFunction| ffi::PyMethodDefPointer { PyCFunction: f };
     let g = capi::getter;
     let def = TypeDef {
@@ -627,12 +679,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             ),
         ],
         methods: vec![
-            capi::method(
-                c"parse",
-                noargs(parse_entry),
-                ffi::METH_O | ffi::METH_STATIC,
-                c"parse(data, /)\n--\n\nReads a packet from bytes (or any buffer), checking its length and the\nstructure of what follows the header.",
-            ),
             capi::method(
                 c"to_bytes",
                 noargs(to_bytes),
@@ -697,6 +743,31 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ],
     };
     let ty = def.create(py)?;
+    install_parse(&ty)?;
     TYPE.store(ty.clone().into_ptr().cast(), Ordering::Release);
     m.add("Packet", ty)
+}
+
+/// Puts `parse` in the class as a plain builtin function rather than a
+/// staticmethod. Called as `Packet.parse(...)` it behaves the same, but a
+/// builtin is not a descriptor, so CPython 3.11+ specializes the lookup
+/// (LOAD_METHOD_CLASS) where a staticmethod goes through the generic
+/// path on every call: about a third of the call's cost.
+fn install_parse(ty: &Bound<'_, PyType>) -> PyResult<()> {
+    // CPython keeps a pointer to the definition for the function's
+    // lifetime; the module is initialized once per process, so one
+    // leaked definition is all there ever is.
+    let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(capi::method(
+        c"parse",
+        ffi::PyMethodDefPointer { PyCFunction: parse_entry },
+        ffi::METH_O,
+        c"parse(data, /)\n--\n\nReads a packet from bytes (or any buffer), checking its length and the\nstructure of what follows the header.",
+    )));
+    // SAFETY: `def` is valid for the rest of the process; a NULL self and
+    // module make a plain builtin function. The new reference is owned by
+    // the Bound.
+    let function = unsafe {
+        Bound::from_owned_ptr_or_err(ty.py(), ffi::PyCFunction_NewEx(def, ptr::null_mut(), ptr::null_mut()))?
+    };
+    ty.setattr("parse", function)
 }
