@@ -44,6 +44,17 @@ pub(crate) fn call(body: impl for<'py> FnOnce(Python<'py>) -> PyResult<*mut ffi:
     })
 }
 
+/// For the C callbacks that run without pyo3's entry guard (the hot
+/// ones): a panic becomes `SystemError` and `fallback` (NULL or -1), never
+/// an unwind into C. Costs nothing when nothing panics.
+pub(crate) fn raw<R>(fallback: R, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
+        // SAFETY: CPython called us holding the GIL; a static C string.
+        unsafe { ffi::PyErr_SetString(ffi::PyExc_SystemError, c"ntp_py: internal error (panic)".as_ptr()) };
+        fallback
+    })
+}
+
 /// Positional-or-keyword arguments (or keyword-only ones when
 /// `keyword_only`) by name, for a `METH_VARARGS | METH_KEYWORDS` method
 /// or a `tp_new`: one slot per name, `None` where not given. Errors say

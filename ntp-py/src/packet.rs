@@ -375,9 +375,11 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
     // the memory goes back to the allocator it came from.
     unsafe {
         let packet = obj.cast::<PacketObject>();
-        ffi::Py_DECREF((*packet).mode);
-        ffi::Py_DECREF((*packet).stratum);
-        ffi::Py_DECREF((*packet).data);
+        // Never NULL for a packet made by packet_ptr (object.__new__, the
+        // one other way to allocate one, refuses this type); X- anyway.
+        ffi::Py_XDECREF((*packet).mode);
+        ffi::Py_XDECREF((*packet).stratum);
+        ffi::Py_XDECREF((*packet).data);
         let ty = ffi::Py_TYPE(obj);
         ffi::PyObject_Free(obj.cast());
         ffi::Py_DECREF(ty.cast());
@@ -549,13 +551,15 @@ const TRANSMIT_TIME: usize = 3;
 unsafe extern "C" fn get_time(slf: *mut ffi::PyObject, closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: CPython calls a getter with an instance of its type.
     let view = unsafe { PacketObject::from_ptr(slf) }.view();
-    let ts = match closure as usize {
-        REFERENCE_TIME => view.reference_time(),
-        ORIGIN_TIME => view.origin_time(),
-        RECEIVE_TIME => view.receive_time(),
-        _ => view.transmit_time(),
-    };
-    PyTimestamp::wire(ts).new_object()
+    capi::raw(ptr::null_mut(), || {
+        let ts = match closure as usize {
+            REFERENCE_TIME => view.reference_time(),
+            ORIGIN_TIME => view.origin_time(),
+            RECEIVE_TIME => view.receive_time(),
+            _ => view.transmit_time(),
+        };
+        PyTimestamp::wire(ts).new_object()
+    })
 }
 
 /// The scalar header fields: read from the inline header, made with one
@@ -566,7 +570,7 @@ macro_rules! scalar_getters {
             // SAFETY: CPython calls a getter with an instance of its type.
             let view = unsafe { PacketObject::from_ptr(slf) }.view();
             let body: fn(Packet<&[u8]>) -> *mut ffi::PyObject = $body;
-            body(view)
+            capi::raw(ptr::null_mut(), || body(view))
         }
     )*};
 }

@@ -335,8 +335,10 @@ unsafe extern "C" fn from_datetime(
 }
 
 unsafe extern "C" fn now(_cls: *mut ffi::PyObject, _unused: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    let date = PyTimestamp::now_date();
-    PyTimestamp { ts: date.timestamp(), era: Some(date.era()) }.new_object()
+    capi::raw(ptr::null_mut(), || {
+        let date = PyTimestamp::now_date();
+        PyTimestamp { ts: date.timestamp(), era: Some(date.era()) }.new_object()
+    })
 }
 
 /// The plain getters read the inline value and make an int or bool: no
@@ -344,22 +346,22 @@ unsafe extern "C" fn now(_cls: *mut ffi::PyObject, _unused: *mut ffi::PyObject) 
 unsafe extern "C" fn get_bits(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: CPython calls a getter with an instance of its (final) type,
     // GIL held.
-    unsafe { ffi::PyLong_FromUnsignedLongLong(read(slf).ts.to_bits()) }
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(read(slf).ts.to_bits()) })
 }
 
 unsafe extern "C" fn get_seconds(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: as in get_bits.
-    unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.seconds())) }
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.seconds())) })
 }
 
 unsafe extern "C" fn get_fraction(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: as in get_bits.
-    unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.fraction())) }
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.fraction())) })
 }
 
 unsafe extern "C" fn get_is_zero(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
     // SAFETY: as in get_bits.
-    capi::bool_object(unsafe { read(slf) }.ts.is_zero())
+    capi::raw(ptr::null_mut(), || capi::bool_object(unsafe { read(slf) }.ts.is_zero()))
 }
 
 unsafe extern "C" fn get_era(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
@@ -429,7 +431,7 @@ unsafe extern "C" fn subtract(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> *
         if ffi::Py_TYPE(a) != ty || ffi::Py_TYPE(b) != ty {
             return capi::not_implemented();
         }
-        ffi::PyFloat_FromDouble(read(a).ts.wrapping_sub(read(b).ts).to_seconds_f64())
+        capi::raw(ptr::null_mut(), || ffi::PyFloat_FromDouble(read(a).ts.wrapping_sub(read(b).ts).to_seconds_f64()))
     }
 }
 
@@ -438,12 +440,12 @@ unsafe extern "C" fn richcompare(a: *mut ffi::PyObject, b: *mut ffi::PyObject, o
     let ty = TYPE.load(Ordering::Acquire);
     // SAFETY: CPython calls tp_richcompare with `a` of this type; `b` is
     // read only when it is of this type too.
-    capi::eq_only(op, || unsafe { ffi::Py_TYPE(b) == ty && read(a).ts == read(b).ts })
+    capi::raw(ptr::null_mut(), || capi::eq_only(op, || unsafe { ffi::Py_TYPE(b) == ty && read(a).ts == read(b).ts }))
 }
 
 unsafe extern "C" fn hash(slf: *mut ffi::PyObject) -> ffi::Py_hash_t {
     // SAFETY: CPython calls tp_hash with an instance of this type.
-    capi::hash_value(unsafe { read(slf) }.ts.to_bits())
+    capi::raw(-1, || capi::hash_value(unsafe { read(slf) }.ts.to_bits()))
 }
 
 unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
