@@ -261,3 +261,16 @@ pub(crate) fn hash_value(h: u64) -> ffi::Py_hash_t {
         v => v,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::hash_value;
+
+    #[test]
+    fn test_hash_value_never_returns_the_error_marker() {
+        assert_eq!(hash_value(u64::MAX), -2);
+        assert_eq!(hash_value(5), 5);
+        assert_eq!(hash_value(u64::MAX - 1), -2);
+        assert_eq!(hash_value(1 << 63), i64::MIN as pyo3::ffi::Py_hash_t);
+    }
+}
