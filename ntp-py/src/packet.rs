@@ -251,8 +251,9 @@ impl PacketObject {
     }
 }
 
-/// The `Packet` type and the eight `Mode` objects, set once at module
-/// init (strong references kept for the life of the process).
+/// The `Packet` type and the eight `Mode` and four `Leap` objects, set
+/// once at module init (strong references kept for the life of the
+/// process).
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(ptr::null_mut());
 static MODE_OBJECTS: [AtomicPtr<ffi::PyObject>; 8] = [const { AtomicPtr::new(ptr::null_mut()) }; 8];
 static LEAP_OBJECTS: [AtomicPtr<ffi::PyObject>; 4] = [const { AtomicPtr::new(ptr::null_mut()) }; 4];
