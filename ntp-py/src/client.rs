@@ -19,7 +19,7 @@ use pyo3::types::PyBytes;
 
 use crate::auth::PyKey;
 use crate::errors::{CryptoNak, InvalidReply, NotSynchronized, OriginMismatch, auth_error, kiss_of_death, parse_error};
-use crate::packet::{PyLeap, PyPacket, reference_id_object};
+use crate::packet::{PyLeap, packet_object, reference_id_object};
 use crate::timestamp::{PyTimestamp, timestamp_from_any};
 
 /// One client request (mode 3) and the validation of its reply. Call
@@ -77,7 +77,7 @@ pub(crate) struct PyReply {
     key_id: Option<u32>,
     /// The reply packet.
     #[pyo3(get)]
-    packet: Py<PyPacket>,
+    packet: Py<PyAny>,
 }
 
 /// What a kiss code asks of the client (RFC 5905 §7.4), for the message.
@@ -202,7 +202,7 @@ impl PyClientRequest {
         // precision stands in for the sample's own dispersion.
         let root_distance = (root_delay + delay.max(0.0)) / 2.0 + root_dispersion + 2f64.powi(repr.precision.into());
         let reference_id = reference_id_object(py, repr.reference_id, repr.stratum)?.unbind();
-        let packet = Py::new(py, PyPacket::from_checked(data.clone().unbind()))?;
+        let packet = packet_object(data)?.unbind();
         Ok(PyReply {
             offset,
             delay,

@@ -3,18 +3,23 @@
 //! closest to a pivot (the current time unless told otherwise), so
 //! dates after 2036-02-07 come out right.
 
+use std::ffi::{c_int, c_void};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::SystemTime;
 
 use ntp_wire::{NtpDate, NtpTimestamp};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDelta, PyFloat, PyInt};
+use pyo3::types::{PyDelta, PyFloat, PyInt, PyString};
+
+use crate::capi::{self, TypeDef};
 
 /// An NTP timestamp: 32 bits of seconds and 32 bits of fraction, and the
 /// era when it is known (from a Unix time or a datetime; a timestamp read
 /// off the wire has none, and is placed within 68 years of a pivot).
 /// Equality and hashing use the 64-bit wire value alone.
-#[pyclass(frozen, module = "ntp_py._ntp_py", name = "NtpTimestamp")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PyTimestamp {
     pub(crate) ts: NtpTimestamp,
@@ -54,8 +59,8 @@ impl PyTimestamp {
 /// Unix seconds and nanoseconds from an int, a float, an aware datetime or
 /// an `NtpTimestamp`.
 pub(crate) fn unix_from_any(value: &Bound<'_, PyAny>) -> PyResult<(i64, u32)> {
-    if let Ok(ts) = value.cast::<PyTimestamp>() {
-        return ts.get().unix_parts(None);
+    if let Some(ts) = PyTimestamp::from_object(value) {
+        return ts.unix_parts(None);
     }
     if value.is_instance_of::<PyInt>() {
         return Ok((value.extract::<i64>()?, 0));
@@ -125,127 +130,286 @@ fn date_from_unix(secs: i64, nanos: u32) -> PyResult<NtpDate> {
 
 /// A timestamp from any accepted time value (see [`unix_from_any`]).
 pub(crate) fn timestamp_from_any(value: &Bound<'_, PyAny>) -> PyResult<PyTimestamp> {
-    if let Ok(ts) = value.cast::<PyTimestamp>() {
-        return Ok(*ts.get());
+    if let Some(ts) = PyTimestamp::from_object(value) {
+        return Ok(ts);
     }
     let (secs, nanos) = unix_from_any(value)?;
     let date = date_from_unix(secs, nanos)?;
     Ok(PyTimestamp { ts: date.timestamp(), era: Some(date.era()) })
 }
 
-#[pymethods]
+/// The Python object: the value inline and nothing else, so it needs no
+/// GC tracking and is made with one `PyObject_Malloc`.
+#[repr(C)]
+struct TimestampObject {
+    ob_base: ffi::PyObject,
+    bits: u64,
+    era: i32,
+    has_era: u8,
+}
+
+/// The `NtpTimestamp` type, set once at module init (a strong reference
+/// kept for the life of the process).
+static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(ptr::null_mut());
+
 impl PyTimestamp {
-    /// From whole seconds since 1900 (within the era) and a 2^-32 s fraction.
-    #[new]
-    #[pyo3(signature = (seconds = 0, fraction = 0))]
-    fn new(seconds: u32, fraction: u32) -> Self {
-        PyTimestamp::wire(NtpTimestamp::from_parts(seconds, fraction))
+    /// The value of an `NtpTimestamp` object, or None for anything else.
+    pub(crate) fn from_object(value: &Bound<'_, PyAny>) -> Option<PyTimestamp> {
+        let ty = TYPE.load(Ordering::Acquire);
+        // SAFETY: a Bound is a valid object; its type pointer is readable.
+        if ty.is_null() || unsafe { ffi::Py_TYPE(value.as_ptr()) } != ty {
+            return None;
+        }
+        // SAFETY: the type is final, so the object is a TimestampObject.
+        Some(unsafe { read(value.as_ptr()) })
     }
 
-    /// From the 64-bit wire value.
-    #[staticmethod]
-    fn from_bits(bits: u64) -> Self {
-        PyTimestamp::wire(NtpTimestamp::from_bits(bits))
+    /// A new `NtpTimestamp` object (a new reference), or NULL with an
+    /// exception set. Callable from any C callback holding the GIL: it
+    /// touches no pyo3 state.
+    pub(crate) fn new_object(self) -> *mut ffi::PyObject {
+        let ty = TYPE.load(Ordering::Acquire);
+        if ty.is_null() {
+            // SAFETY: GIL held (every caller is a C callback or pyo3 code).
+            unsafe { ffi::PyErr_SetString(ffi::PyExc_SystemError, c"ntp_py: NtpTimestamp is not ready".as_ptr()) };
+            return ptr::null_mut();
+        }
+        // SAFETY: GIL held; the block is sized for a TimestampObject and
+        // initialized (header by PyObject_Init, which also takes the
+        // reference to the heap type that dealloc gives back; fields
+        // written before the pointer escapes).
+        unsafe {
+            let obj = ffi::PyObject_Malloc(std::mem::size_of::<TimestampObject>()).cast::<TimestampObject>();
+            if obj.is_null() {
+                return ffi::PyErr_NoMemory();
+            }
+            ffi::PyObject_Init(obj.cast(), ty);
+            ptr::addr_of_mut!((*obj).bits).write(self.ts.to_bits());
+            ptr::addr_of_mut!((*obj).era).write(self.era.unwrap_or(0));
+            ptr::addr_of_mut!((*obj).has_era).write(u8::from(self.era.is_some()));
+            obj.cast()
+        }
     }
 
-    /// From Unix seconds (int or float); the era is kept.
-    #[staticmethod]
-    fn from_unix(seconds: &Bound<'_, PyAny>) -> PyResult<Self> {
+    /// As [`PyTimestamp::new_object`], owned by pyo3.
+    pub(crate) fn to_object(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        // SAFETY: a new reference or NULL with an exception set.
+        unsafe { Bound::from_owned_ptr_or_err(py, self.new_object()) }
+    }
+}
+
+/// The value of a TimestampObject.
+///
+/// # Safety
+/// `obj` must point to a live object of the `NtpTimestamp` type.
+unsafe fn read(obj: *mut ffi::PyObject) -> PyTimestamp {
+    // SAFETY: per the contract, the fields were written at creation.
+    let obj = unsafe { &*obj.cast::<TimestampObject>() };
+    PyTimestamp { ts: NtpTimestamp::from_bits(obj.bits), era: (obj.has_era != 0).then_some(obj.era) }
+}
+
+impl<'py> IntoPyObject<'py> for PyTimestamp {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.to_object(py)
+    }
+}
+
+impl<'py> IntoPyObject<'py> for &PyTimestamp {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.to_object(py)
+    }
+}
+
+/// Instances are plain memory plus a reference to the (heap) type.
+unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: CPython calls tp_dealloc once, with the GIL, on an object
+    // made by `new_object` (PyObject_Malloc); it owns a type reference.
+    unsafe {
+        let ty = ffi::Py_TYPE(obj);
+        ffi::PyObject_Free(obj.cast());
+        ffi::Py_DecRef(ty.cast());
+    }
+}
+
+/// `NtpTimestamp(seconds=0, fraction=0)`: seconds within the era and a
+/// 2^-32 s fraction.
+unsafe extern "C" fn tp_new(
+    _subtype: *mut ffi::PyTypeObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    capi::call(|py| {
+        let [seconds, fraction] = capi::arguments(py, "NtpTimestamp", args, kwargs, ["seconds", "fraction"], false)?;
+        let seconds = seconds.map(|v| capi::extract::<u32>("seconds", &v)).transpose()?.unwrap_or(0);
+        let fraction = fraction.map(|v| capi::extract::<u32>("fraction", &v)).transpose()?.unwrap_or(0);
+        Ok(PyTimestamp::wire(NtpTimestamp::from_parts(seconds, fraction)).new_object())
+    })
+}
+
+/// One required argument of a static constructor.
+fn one_argument<'py>(
+    py: Python<'py>,
+    function: &str,
+    name: &str,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> PyResult<Bound<'py, PyAny>> {
+    let [value] = capi::arguments(py, function, args, kwargs, [name], false)?;
+    value.ok_or_else(|| PyTypeError::new_err(format!("{function}() missing required argument '{name}'")))
+}
+
+/// One optional `pivot` argument of a conversion method.
+fn pivot_argument<'py>(
+    py: Python<'py>,
+    function: &str,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> PyResult<Option<NtpDate>> {
+    let [pivot] = capi::arguments(py, function, args, kwargs, ["pivot"], false)?;
+    pivot_from(pivot.as_ref())
+}
+
+unsafe extern "C" fn from_bits(
+    _cls: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    capi::call(|py| {
+        let bits = one_argument(py, "from_bits", "bits", args, kwargs)?;
+        let bits = capi::extract::<u64>("bits", &bits)?;
+        Ok(PyTimestamp::wire(NtpTimestamp::from_bits(bits)).new_object())
+    })
+}
+
+unsafe extern "C" fn from_unix(
+    _cls: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    capi::call(|py| {
+        let seconds = one_argument(py, "from_unix", "seconds", args, kwargs)?;
         if !(seconds.is_instance_of::<PyInt>() || seconds.is_instance_of::<PyFloat>()) {
             return Err(PyTypeError::new_err("Unix seconds must be an int or a float"));
         }
-        timestamp_from_any(seconds)
-    }
+        Ok(timestamp_from_any(&seconds)?.new_object())
+    })
+}
 
-    /// From Unix nanoseconds, exactly; the era is kept.
-    #[staticmethod]
-    fn from_unix_ns(nanoseconds: i128) -> PyResult<Self> {
+unsafe extern "C" fn from_unix_ns(
+    _cls: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    capi::call(|py| {
+        let value = one_argument(py, "from_unix_ns", "nanoseconds", args, kwargs)?;
+        let nanoseconds = capi::extract::<i128>("nanoseconds", &value)?;
         let secs = i64::try_from(nanoseconds.div_euclid(1_000_000_000))
             .map_err(|_| PyOverflowError::new_err("the date is outside NTP's era range"))?;
         let nanos = nanoseconds.rem_euclid(1_000_000_000) as u32;
         let date = date_from_unix(secs, nanos)?;
-        Ok(PyTimestamp { ts: date.timestamp(), era: Some(date.era()) })
-    }
+        Ok(PyTimestamp { ts: date.timestamp(), era: Some(date.era()) }.new_object())
+    })
+}
 
-    /// From an aware datetime; the era is kept.
-    #[staticmethod]
-    fn from_datetime(value: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let datetime = value.py().import("datetime")?;
+unsafe extern "C" fn from_datetime(
+    _cls: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    capi::call(|py| {
+        let value = one_argument(py, "from_datetime", "value", args, kwargs)?;
+        let datetime = py.import("datetime")?;
         if !value.is_instance(&datetime.getattr("datetime")?)? {
             return Err(PyTypeError::new_err("expected a datetime.datetime"));
         }
-        timestamp_from_any(value)
-    }
+        Ok(timestamp_from_any(&value)?.new_object())
+    })
+}
 
-    /// The system clock's current time.
-    #[staticmethod]
-    fn now() -> Self {
+unsafe extern "C" fn now(_cls: *mut ffi::PyObject, _unused: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    capi::raw(ptr::null_mut(), || {
         let date = PyTimestamp::now_date();
-        PyTimestamp { ts: date.timestamp(), era: Some(date.era()) }
-    }
+        PyTimestamp { ts: date.timestamp(), era: Some(date.era()) }.new_object()
+    })
+}
 
-    /// The 64-bit wire value.
-    #[getter]
-    fn bits(&self) -> u64 {
-        self.ts.to_bits()
-    }
+/// The plain getters read the inline value and make an int or bool: no
+/// pyo3 state is touched, so they need no pyo3 entry guard.
+unsafe extern "C" fn get_bits(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a getter with an instance of its (final) type,
+    // GIL held.
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(read(slf).ts.to_bits()) })
+}
 
-    /// Seconds within the era (the high 32 bits).
-    #[getter]
-    fn seconds(&self) -> u32 {
-        self.ts.seconds()
-    }
+unsafe extern "C" fn get_seconds(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.seconds())) })
+}
 
-    /// Fraction of a second in units of 2^-32 s (the low 32 bits).
-    #[getter]
-    fn fraction(&self) -> u32 {
-        self.ts.fraction()
-    }
+unsafe extern "C" fn get_fraction(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    capi::raw(ptr::null_mut(), || unsafe { ffi::PyLong_FromUnsignedLongLong(u64::from(read(slf).ts.fraction())) })
+}
 
-    /// The era (0: 1900–2036, 1: 2036–2172), resolved against the current
-    /// time when the timestamp came off the wire.
-    #[getter]
-    fn era(&self) -> PyResult<i32> {
-        Ok(self.date(None)?.era())
-    }
+unsafe extern "C" fn get_is_zero(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    capi::raw(ptr::null_mut(), || capi::bool_object(unsafe { read(slf) }.ts.is_zero()))
+}
 
-    /// Whether this is the all-zero timestamp, which means "unknown" on the wire.
-    #[getter]
-    fn is_zero(&self) -> bool {
-        self.ts.is_zero()
-    }
+unsafe extern "C" fn get_era(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    let this = unsafe { read(slf) };
+    capi::call(|py| Ok(this.date(None)?.era().into_pyobject(py)?.into_ptr()))
+}
 
-    /// Unix seconds as a float (era-correct; ~0.2 µs resolution today).
-    #[getter]
-    fn unix(&self) -> PyResult<f64> {
-        let (secs, nanos) = self.unix_parts(None)?;
-        Ok(secs as f64 + f64::from(nanos) / 1e9)
-    }
+unsafe extern "C" fn get_unix(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    let this = unsafe { read(slf) };
+    capi::call(|py| {
+        let (secs, nanos) = this.unix_parts(None)?;
+        Ok((secs as f64 + f64::from(nanos) / 1e9).into_pyobject(py)?.into_ptr())
+    })
+}
 
-    /// Unix nanoseconds as an int (exact to the nanosecond, rounded down).
-    #[getter]
-    fn unix_ns(&self) -> PyResult<i128> {
-        let (secs, nanos) = self.unix_parts(None)?;
-        Ok(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
-    }
+unsafe extern "C" fn get_unix_ns(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: as in get_bits.
+    let this = unsafe { read(slf) };
+    capi::call(|py| {
+        let (secs, nanos) = this.unix_parts(None)?;
+        Ok((i128::from(secs) * 1_000_000_000 + i128::from(nanos)).into_pyobject(py)?.into_ptr())
+    })
+}
 
-    /// Unix seconds, with the era chosen closest to `pivot` (a datetime,
-    /// Unix seconds or NtpTimestamp; default now) unless already known.
-    #[pyo3(signature = (pivot = None))]
-    // pyo3 methods borrow the Python object: `self` by value is not an option.
-    #[allow(clippy::wrong_self_convention)]
-    fn to_unix(&self, pivot: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
-        let (secs, nanos) = self.unix_parts(pivot_from(pivot)?)?;
-        Ok(secs as f64 + f64::from(nanos) / 1e9)
-    }
+unsafe extern "C" fn to_unix(
+    slf: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a method with an instance of its (final) type.
+    let this = unsafe { read(slf) };
+    capi::call(|py| {
+        let (secs, nanos) = this.unix_parts(pivot_argument(py, "to_unix", args, kwargs)?)?;
+        Ok((secs as f64 + f64::from(nanos) / 1e9).into_pyobject(py)?.into_ptr())
+    })
+}
 
-    /// An aware UTC datetime (microseconds, rounded down), era-correct as
-    /// in `to_unix`.
-    #[pyo3(signature = (pivot = None))]
-    // pyo3 methods borrow the Python object: `self` by value is not an option.
-    #[allow(clippy::wrong_self_convention)]
-    fn to_datetime<'py>(&self, py: Python<'py>, pivot: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        let (secs, nanos) = self.unix_parts(pivot_from(pivot)?)?;
+unsafe extern "C" fn to_datetime(
+    slf: *mut ffi::PyObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: as in to_unix.
+    let this = unsafe { read(slf) };
+    capi::call(|py| {
+        let (secs, nanos) = this.unix_parts(pivot_argument(py, "to_datetime", args, kwargs)?)?;
         let delta = PyDelta::new(
             py,
             i32::try_from(secs.div_euclid(86_400)).map_err(|_| PyOverflowError::new_err("date out of range"))?,
@@ -253,34 +417,134 @@ impl PyTimestamp {
             (nanos / 1_000) as i32,
             false,
         )?;
-        epoch(py)?.call_method1("__add__", (delta,))
-    }
+        Ok(epoch(py)?.call_method1("__add__", (delta,))?.into_ptr())
+    })
+}
 
-    /// `self - other` in seconds, modulo the era: right whenever the two are
-    /// less than 68 years apart, across 2036 too (RFC 5905 §6).
-    fn __sub__(&self, other: &Bound<'_, PyAny>) -> PyResult<f64> {
-        let other = other.cast::<PyTimestamp>()?;
-        Ok(self.ts.wrapping_sub(other.get().ts).to_seconds_f64())
-    }
-
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyTimestamp>().is_ok_and(|o| o.get().ts == self.ts)
-    }
-
-    fn __hash__(&self) -> u64 {
-        self.ts.to_bits()
-    }
-
-    fn __repr__(&self) -> String {
-        match self.date(None).ok().and_then(|d| d.to_utc()) {
-            Some(utc) => format!("NtpTimestamp(0x{:016x}, {utc})", self.ts.to_bits()),
-            None => format!("NtpTimestamp(0x{:016x})", self.ts.to_bits()),
+/// `a - b` in seconds, modulo the era: right whenever the two are less
+/// than 68 years apart, across 2036 too (RFC 5905 §6). Anything but two
+/// timestamps is NotImplemented (a TypeError from Python).
+unsafe extern "C" fn subtract(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    let ty = TYPE.load(Ordering::Acquire);
+    // SAFETY: CPython passes two valid objects, GIL held.
+    unsafe {
+        if ffi::Py_TYPE(a) != ty || ffi::Py_TYPE(b) != ty {
+            return capi::not_implemented();
         }
+        capi::raw(ptr::null_mut(), || ffi::PyFloat_FromDouble(read(a).ts.wrapping_sub(read(b).ts).to_seconds_f64()))
     }
 }
 
+/// Equality on the 64-bit wire value alone (not the era).
+unsafe extern "C" fn richcompare(a: *mut ffi::PyObject, b: *mut ffi::PyObject, op: c_int) -> *mut ffi::PyObject {
+    let ty = TYPE.load(Ordering::Acquire);
+    // SAFETY: CPython calls tp_richcompare with `a` of this type; `b` is
+    // read only when it is of this type too.
+    capi::raw(ptr::null_mut(), || capi::eq_only(op, || unsafe { ffi::Py_TYPE(b) == ty && read(a).ts == read(b).ts }))
+}
+
+unsafe extern "C" fn hash(slf: *mut ffi::PyObject) -> ffi::Py_hash_t {
+    // SAFETY: CPython calls tp_hash with an instance of this type.
+    capi::raw(-1, || capi::hash_value(unsafe { read(slf) }.ts.to_bits()))
+}
+
+unsafe extern "C" fn repr(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls tp_repr with an instance of this type.
+    let this = unsafe { read(slf) };
+    capi::call(|py| {
+        let text = match this.date(None).ok().and_then(|d| d.to_utc()) {
+            Some(utc) => format!("NtpTimestamp(0x{:016x}, {utc})", this.ts.to_bits()),
+            None => format!("NtpTimestamp(0x{:016x})", this.ts.to_bits()),
+        };
+        Ok(PyString::new(py, &text).into_ptr())
+    })
+}
+
+const STATIC_KW: c_int = ffi::METH_VARARGS | ffi::METH_KEYWORDS | ffi::METH_STATIC;
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyTimestamp>()
+    let kw = |f: ffi::PyCFunctionWithKeywords| ffi::PyMethodDefPointer { PyCFunctionWithKeywords: f };
+    let def = TypeDef {
+        name: c"ntp_py._ntp_py.NtpTimestamp",
+        basic_size: std::mem::size_of::<TimestampObject>(),
+        slots: vec![
+            capi::slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+            capi::slot(ffi::Py_tp_new, tp_new as *mut c_void),
+            capi::slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
+            capi::slot(ffi::Py_tp_hash, hash as *mut c_void),
+            capi::slot(ffi::Py_tp_repr, repr as *mut c_void),
+            capi::slot(ffi::Py_nb_subtract, subtract as *mut c_void),
+            capi::slot(
+                ffi::Py_tp_doc,
+                c"NtpTimestamp(seconds=0, fraction=0)\n--\n\nAn NTP timestamp (RFC 5905 §6): 32 bits of seconds and 32 bits of fraction,\nand the era when it is known (from a Unix time or a datetime; a timestamp read\noff the wire has none, and is placed within 68 years of a pivot). Equality and\nhashing use the 64-bit wire value alone."
+                    .as_ptr() as *mut c_void,
+            ),
+        ],
+        methods: vec![
+            capi::method(c"from_bits", kw(from_bits), STATIC_KW, c"from_bits(bits)\n--\n\nFrom the 64-bit wire value."),
+            capi::method(
+                c"from_unix",
+                kw(from_unix),
+                STATIC_KW,
+                c"from_unix(seconds)\n--\n\nFrom Unix seconds (int or float); the era is kept.",
+            ),
+            capi::method(
+                c"from_unix_ns",
+                kw(from_unix_ns),
+                STATIC_KW,
+                c"from_unix_ns(nanoseconds)\n--\n\nFrom Unix nanoseconds, exactly; the era is kept.",
+            ),
+            capi::method(
+                c"from_datetime",
+                kw(from_datetime),
+                STATIC_KW,
+                c"from_datetime(value)\n--\n\nFrom an aware datetime; the era is kept.",
+            ),
+            capi::method(
+                c"now",
+                ffi::PyMethodDefPointer { PyCFunction: now },
+                ffi::METH_NOARGS | ffi::METH_STATIC,
+                c"now()\n--\n\nThe system clock's current time.",
+            ),
+            capi::method(
+                c"to_unix",
+                kw(to_unix),
+                ffi::METH_VARARGS | ffi::METH_KEYWORDS,
+                c"to_unix($self, pivot=None)\n--\n\nUnix seconds, with the era chosen closest to `pivot` (a datetime,\nUnix seconds or NtpTimestamp; default now) unless already known.",
+            ),
+            capi::method(
+                c"to_datetime",
+                kw(to_datetime),
+                ffi::METH_VARARGS | ffi::METH_KEYWORDS,
+                c"to_datetime($self, pivot=None)\n--\n\nAn aware UTC datetime (microseconds, rounded down), era-correct as\nin `to_unix`.",
+            ),
+        ],
+        getset: vec![
+            capi::getter(c"bits", get_bits, c"The 64-bit wire value.", 0),
+            capi::getter(c"seconds", get_seconds, c"Seconds within the era (the high 32 bits).", 0),
+            capi::getter(c"fraction", get_fraction, c"Fraction of a second in units of 2^-32 s (the low 32 bits).", 0),
+            capi::getter(
+                c"era",
+                get_era,
+                c"The era (0: 1900-2036, 1: 2036-2172), resolved against the current\ntime when the timestamp came off the wire.",
+                0,
+            ),
+            capi::getter(
+                c"is_zero",
+                get_is_zero,
+                c"Whether this is the all-zero timestamp, which means \"unknown\" on the wire.",
+                0,
+            ),
+            capi::getter(c"unix", get_unix, c"Unix seconds as a float (era-correct; ~0.2 us resolution today).", 0),
+            capi::getter(c"unix_ns", get_unix_ns, c"Unix nanoseconds as an int (exact to the nanosecond, rounded down).", 0),
+        ],
+        members: Vec::new(),
+    };
+    let ty = def.create(m.py())?;
+    // The type lives for the rest of the process: the static keeps the
+    // reference taken here.
+    TYPE.store(ty.clone().into_ptr().cast(), Ordering::Release);
+    m.add("NtpTimestamp", ty)
 }
 
 #[cfg(test)]
