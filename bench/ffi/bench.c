@@ -1,4 +1,4 @@
-/* The C side of the ABI overhead benchmark (scripts/test-c.sh step 7).
+/* The C side of the ABI overhead benchmark (scripts/test-c.sh step 8).
  * Times the same work as ntp-ffi/examples/ffi_bench_rust.rs through the C
  * ABI, reads the Rust figures from the file named on the command line, and
  * prints RATIO ffi.<metric> ours_c=<ns> rust=<ns> x<rust/c>
