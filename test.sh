@@ -51,6 +51,7 @@ declare -A NEEDED_PACKAGES=(
     [openssl]=openssl
     [snmpd]=snmpd
     [snmpget]=snmp
+    [clang-19]=clang-19
 )
 
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }

@@ -12,10 +12,17 @@
 #      both ways (client of chronyd, server to chronyd), MD5 and AES-CMAC;
 #      two ntpd-minis as symmetric peers, read over mode 6 (-q); a client
 #      and a server over IPv6 on ::1;
-#   7. measures the ABI's overhead (RATIO lines, medians of five rounds).
+#   7. builds the library a second time as LLVM bitcode (-Clinker-plugin-lto),
+#      links the C tests and the benchmark against it with clang-19 and
+#      rustc's own rust-lld (cross-language ThinLTO) and runs those tests;
+#   8. measures the ABI's overhead (RATIO lines, medians of five rounds):
+#      gcc with the plain static library, and (the *_lto lines) the LTO
+#      build, whose main must have no call to the codec left in it.
 # Ends with "N passed, M failed"; exits non-zero on any failure.
 #
-# Environment: NTP_FFI_SKIP_INTEROP=1 skips step 6, NTP_FFI_SKIP_BENCH=1 step 7.
+# Environment: NTP_FFI_SKIP_INTEROP=1 skips step 6, NTP_FFI_SKIP_LTO=1 step 7
+# (and the *_lto lines), NTP_FFI_SKIP_BENCH=1 step 8. Without them a missing
+# tool (chronyd, valgrind, clang-19) is a failure, never a skip.
 # chronyd always runs with -x (never touches the system clock), on 127.0.0.1,
 # in its own temporary directory, and is stopped by PID.
 set -u
@@ -433,12 +440,69 @@ if [ "${NTP_FFI_SKIP_INTEROP:-0}" != 1 ] && [ -x "$MINI" ]; then
     step ntpd-mini-ipv6 ipv6
 fi
 
-# ---- 7. benchmarks -----------------------------------------------------------
-# Five rounds, each the Rust program then the C one, back to back so both
-# see the same machine load; every figure is already the fastest of 200
-# short rounds. The RATIO lines give the median over the rounds of each
-# side's figure and their quotient; the single rounds are in the log.
+# ---- 7. cross-language LTO ---------------------------------------------------
+# rustc 1.95 emits LLVM 22 bitcode, which Debian 12's newest clang (19) and
+# its lld cannot read; LLVM reads older bitcode, so the link is done by the
+# lld that ships with rustc (rust-lld, LLVM 22), reached through clang's
+# --ld-path. The C side's bitcode (LLVM 19) is read by it too. ThinLTO
+# imports a function into another module only below a size limit (100 IR
+# instructions by default); ntp_packet_decode, with its panic landing pad
+# and the trailer walk's call, is a little above it, hence the raised limit.
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+RUST_LLD="$(rustc --print sysroot)/lib/rustlib/$HOST/bin/gcc-ld/ld.lld"
+LTO_DIR="$ROOT/target/lto-c"
+LIB_LTO="$LTO_DIR/$HOST/release/libntp_ffi.a"
+LTO_CC=(clang-19 --target="$HOST" -O2 -flto=thin)
+LTO_LINK=(-fuse-ld=lld --ld-path="$RUST_LLD" -Wl,-mllvm,-import-instr-limit=200 "$LIB_LTO" $NATIVE_LIBS -lm)
+LTO_BUILT=0
+if [ "${NTP_FFI_SKIP_LTO:-0}" = 1 ]; then
+    echo "SKIP cross-language LTO (NTP_FFI_SKIP_LTO=1)"
+elif ! command -v clang-19 >/dev/null; then
+    fail "lto (clang-19 not installed: apt-get install clang-19)"
+elif [ ! -x "$RUST_LLD" ]; then
+    fail "lto (rustc's rust-lld not found at $RUST_LLD)"
+else
+    # --target keeps build scripts and proc macros out of RUSTFLAGS (rustc
+    # links them as ordinary native code); crate type staticlib only, since
+    # the cdylib's link by cc cannot take bitcode.
+    build_lto_lib() {
+        RUSTFLAGS="${RUSTFLAGS:-} -Clinker-plugin-lto" CARGO_TARGET_DIR="$LTO_DIR" \
+            cargo rustc --release -p ntp-ffi --target "$HOST" --crate-type staticlib
+    }
+    if step lto-build build_lto_lib; then
+        LTO_BUILT=1
+        echo "LTO link: ${LTO_CC[*]} app.c ${LTO_LINK[*]}" | tee "$OUT/lto-link-line.txt"
+        for src in tests/c/test_*.c; do
+            name=$(basename "$src" .c)
+            step "$name-lto-compile" "${LTO_CC[@]}" -std=c11 -Wall -Wextra -Wpedantic -Werror -g -I "$ROOT/include" "$src" \
+                -o "$OUT/$name-lto" "${LTO_LINK[@]}"
+            [ -x "$OUT/$name-lto" ] && step "$name-lto-run" "$OUT/$name-lto"
+        done
+    fi
+fi
+
+# ---- 8. benchmarks -----------------------------------------------------------
+# Five rounds, each the Rust program then the C one (and its LTO build),
+# back to back so all see the same machine load; every figure is already
+# the fastest of 200 short rounds. The RATIO lines give the median over the
+# rounds of each side's figure and their quotient; the single rounds are in
+# the log.
 if [ "${NTP_FFI_SKIP_BENCH:-0}" != 1 ] && [ -f bench/ffi/bench.c ]; then
+    if [ "$LTO_BUILT" = 1 ]; then
+        # The point of the LTO build: no call to the codec is left in the
+        # benchmark (the linker inlined both entry points into main).
+        bench_lto_inlined() {
+            rm -f "$OUT/bench-c-lto"
+            "${LTO_CC[@]}" -std=c11 -DBENCH_SUFFIX='"_lto"' -I "$ROOT/include" bench/ffi/bench.c \
+                -o "$OUT/bench-c-lto" "${LTO_LINK[@]}" || return 1
+            local calls
+            calls=$(objdump -d --no-show-raw-insn "$OUT/bench-c-lto" | awk '/<main>:/,/^$/' |
+                grep -cE 'call.*<ntp_packet_(decode|encode)>')
+            echo "calls to ntp_packet_decode/encode left in main: $calls"
+            [ "$calls" = 0 ]
+        }
+        step bench-lto-inlined bench_lto_inlined
+    fi
     bench() {
         local i
         gcc -std=c11 -O2 -I "$ROOT/include" bench/ffi/bench.c -o "$OUT/bench-c" $STATIC_LINK -lm &&
@@ -448,6 +512,10 @@ if [ "${NTP_FFI_SKIP_BENCH:-0}" != 1 ] && [ -f bench/ffi/bench.c ]; then
             "$ROOT/target/release/examples/ffi_bench_rust" >"$OUT/bench-rust.txt" &&
                 "$OUT/bench-c" "$OUT/bench-rust.txt" | tee -a "$OUT/bench-rounds.txt" | sed 's/^RATIO/round/' ||
                 return 1
+            if [ "$LTO_BUILT" = 1 ] && [ -x "$OUT/bench-c-lto" ]; then
+                "$OUT/bench-c-lto" "$OUT/bench-rust.txt" | tee -a "$OUT/bench-rounds.txt" | sed 's/^RATIO/round/' ||
+                    return 1
+            fi
         done
         python3 - "$OUT/bench-rounds.txt" <<'PY'
 import re, statistics, sys

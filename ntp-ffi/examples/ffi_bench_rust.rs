@@ -1,4 +1,4 @@
-//! The Rust side of the ABI overhead benchmark (scripts/test-c.sh step 7):
+//! The Rust side of the ABI overhead benchmark (scripts/test-c.sh step 8):
 //! the same work bench/ffi/bench.c does through the C ABI, done with the
 //! Rust API directly. Prints `name=nanoseconds-per-iteration` lines that the
 //! C program reads to print the RATIO lines.

@@ -3,7 +3,7 @@
 
 use ntp_wire::auth::MAX_DIGEST_LEN;
 use ntp_wire::{
-    Authenticator, LeapIndicator, Mode, NtpShort, NtpTimestamp, ReferenceId, Repr, Stratum, Trailer, Version,
+    Authenticator, LeapIndicator, Mode, NtpShort, NtpTimestamp, Packet, ReferenceId, Repr, Stratum, Trailer, Version,
 };
 
 use crate::ptr::{self, boundary};
@@ -72,11 +72,47 @@ impl From<Repr> for ntp_packet_header {
 }
 
 impl ntp_packet_header {
-    fn to_repr(self) -> Result<Repr, ntp_result> {
+    /// The header of a checked packet, each field read by ntp-wire's
+    /// accessor and turned back into its wire bits. Read straight from the
+    /// view rather than through `Repr::from_bytes`: out of its
+    /// `Result<Repr, _>` the compiler rebuilt the 3-bit version with a
+    /// lookup table and an indirect jump; accessor by accessor, each
+    /// `from_bits(..).to_bits()` pair folds into a shift and a mask.
+    #[inline]
+    fn from_packet(p: &Packet<&[u8]>) -> Self {
+        ntp_packet_header {
+            leap: p.leap().to_bits(),
+            version: p.version().to_bits(),
+            mode: p.mode().to_bits(),
+            stratum: p.stratum().0,
+            poll: p.poll(),
+            precision: p.precision(),
+            root_delay: p.root_delay().to_bits(),
+            root_dispersion: p.root_dispersion().to_bits(),
+            reference_id: p.reference_id().0,
+            reference_time: p.reference_time().to_bits(),
+            origin_time: p.origin_time().to_bits(),
+            receive_time: p.receive_time().to_bits(),
+            transmit_time: p.transmit_time().to_bits(),
+        }
+    }
+
+    /// Refuses what `Repr` cannot hold: a leap above 3, a version or mode
+    /// above 7. Reads only those three bytes, so the caller's other checks
+    /// can run before the rest of the struct is loaded.
+    #[inline]
+    fn check_ranges(&self) -> Result<(), ntp_result> {
         if self.leap > 3 || self.version > 7 || self.mode > 7 {
             return Err(ntp_result::InvalidParameter);
         }
-        Ok(Repr {
+        Ok(())
+    }
+
+    /// The header as ntp-wire's `Repr`; the fields must have passed
+    /// [`Self::check_ranges`] (`from_bits` would otherwise drop high bits).
+    #[inline]
+    fn to_repr(self) -> Repr {
+        Repr {
             leap: LeapIndicator::from_bits(self.leap),
             version: Version::from_bits(self.version),
             mode: Mode::from_bits(self.mode),
@@ -90,7 +126,7 @@ impl ntp_packet_header {
             origin_time: NtpTimestamp::from_bits(self.origin_time),
             receive_time: NtpTimestamp::from_bits(self.receive_time),
             transmit_time: NtpTimestamp::from_bits(self.transmit_time),
-        })
+        }
     }
 }
 
@@ -115,7 +151,12 @@ pub extern "C" fn ntp_packet_decode(buf: *const u8, len: usize, out: *mut ntp_pa
     boundary(|| {
         let bytes = ptr::slice(buf, len)?;
         let out = ptr::out(out)?;
-        *out = Repr::from_bytes(bytes)?.into();
+        // The checks of untrusted bytes (length, trailer), then a view of
+        // the same bytes: out of `new_checked`'s `Result` the compiler no
+        // longer sees that the length was checked and keeps every
+        // accessor's short-buffer branch; on `bytes` itself it drops them.
+        Packet::new_checked(bytes)?;
+        *out = ntp_packet_header::from_packet(&Packet::new_unchecked(bytes));
         Ok(())
     })
 }
@@ -134,10 +175,14 @@ pub extern "C" fn ntp_packet_encode(
     written: *mut usize,
 ) -> ntp_result {
     boundary(|| {
-        let repr = ptr::read(header)?.to_repr()?;
+        // Every check before the conversion, so that the fields are read
+        // once, straight into the encoder, instead of being held in
+        // registers (and saved ones) across the pointer checks.
+        let header = ptr::read(header)?;
+        header.check_ranges()?;
         let out = ptr::slice_mut(buf, len)?;
         let written = ptr::out(written)?;
-        *written = repr.emit_into(out)?;
+        *written = header.to_repr().emit_into(out)?;
         Ok(())
     })
 }
@@ -316,6 +361,25 @@ mod tests {
         h.leap = 4;
         assert_eq!(ntp_packet_encode(&h, buf.as_mut_ptr(), 48, &mut n), ntp_result::InvalidParameter);
         assert_eq!(n, 99);
+    }
+
+    #[test]
+    fn decode_writes_out_only_on_success() {
+        let mut packet = [0u8; 48 + 8];
+        Repr::default().emit_into(&mut packet).unwrap();
+        let marker = ntp_packet_header { stratum: 99, ..ntp_packet_header::default() };
+        let mut h = marker;
+        // Truncated, then a trailer too short to be a MAC or an extension.
+        assert_eq!(ntp_packet_decode(packet.as_ptr(), 47, &mut h), ntp_result::WireTruncated);
+        assert_eq!(h, marker);
+        assert_ne!(ntp_packet_decode(packet.as_ptr(), packet.len(), &mut h), ntp_result::Ok);
+        assert_eq!(h, marker);
+        assert_eq!(ntp_packet_decode(std::ptr::null(), 48, &mut h), ntp_result::NullParameter);
+        assert_eq!(ntp_packet_decode(packet.as_ptr(), 48, std::ptr::null_mut()), ntp_result::NullParameter);
+        assert_eq!(h, marker);
+        assert_eq!(ntp_packet_decode(packet.as_ptr(), 48, &mut h), ntp_result::Ok);
+        assert_eq!(h.version, 4);
+        assert_eq!(h.stratum, 0);
     }
 
     #[test]

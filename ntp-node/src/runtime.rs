@@ -844,7 +844,8 @@ mod tests {
         let a = snapshot.association(server.local_addrs()[0]).unwrap();
         assert!(a.offset.unwrap().abs() < 0.01, "{a:?}");
         assert!(client.is_batched() && server.is_batched() && snapshot.batched_io);
-        assert!(server.snapshot().counters.replies_sent >= 4);
+        // An initial burst synchronizes on its third sample.
+        assert!(server.snapshot().counters.replies_sent >= 3);
     }
 
     #[test]
