@@ -184,17 +184,39 @@ const FLL_GAIN: f64 = 0.25;
 /// intervals (about as many samples in effect).
 const TRACK_POLLS: f64 = 4.0;
 /// Phase time constant, in poll intervals, once the tracking fit sets the
-/// frequency: K_PLL, as before the fit is ready. A faster slew was tried,
-/// since with the frequency from the fit a slow slew only leaves each
-/// offset uncorrected for longer. Under clknetsim beside chronyd (lan: 100
-/// µs + exp(100 µs) each way, 100 ppm with a 1 ppb/√s random-walk wander;
-/// seeds 1-3, median mean |offset| after the first hour; PGATE 1) the clock
-/// was 64 µs off with 16, 75 µs with 4, 55 µs with 2 (chronyd 65 µs), and
-/// 2 reached 1 ms in 195 s instead of 1038 s; but 2 passes the offset noise
-/// to the clock, and the lab's `accuracy` bench (no wander) got worse at
-/// high jitter: 300 µs instead of 158 µs at 1 ms, 2329 µs instead of
-/// 1651 µs at 10 ms. So 16 stays until the gain can follow the noise.
-const TRACKED_PHASE_GAIN: f64 = 16.0;
+/// frequency: it follows the clock jitter ψ, as
+/// `(TRACKED_GAIN_AT_1MS · √(ψ / 1 ms))` kept within
+/// `TRACKED_GAIN_MIN..=TRACKED_GAIN_MAX`. With the frequency from the
+/// fit, a slow slew only leaves each offset uncorrected for longer while
+/// the oscillator's wander moves the phase; a fast one passes the offset
+/// noise to the clock. So quiet paths get a short time constant and noisy
+/// ones a longer one. Under clknetsim beside chronyd (100 ppm with a
+/// 1 ppb/√s random-walk wander; seeds 1-5, median after the first hour;
+/// mean |offset| / RMS, µs):
+///
+/// | fixed gain | lan (ψ ≈ 0.15 ms) | wan (ψ ≈ 10 ms) |
+/// |---|---|---|
+/// | 16 (the PLL's, used until now) | 72 / 93 | 1988 / 2521 |
+/// | 4 | 65 / 90 | 1901 / 2487 |
+/// | 2 | 59 / 78 | 2129 / 2979 |
+/// | chronyd | 65 / 86 | 2309 / 2579 |
+///
+/// (Earlier, with the start-up frequency learned from the first polls
+/// instead of the burst, 2 had also been best on lan but made the lab's
+/// `accuracy` bench, white noise and no wander, worse at 1 and 10 ms of
+/// jitter; the square root keeps those at 4.)
+const TRACKED_GAIN_AT_1MS: f64 = 4.0;
+/// Smallest tracked phase gain, poll intervals (quiet paths).
+const TRACKED_GAIN_MIN: f64 = 2.0;
+/// Largest tracked phase gain, poll intervals (noisy paths).
+const TRACKED_GAIN_MAX: f64 = 4.0;
+
+/// The tracked phase gain for a clock jitter of `jitter` seconds: see
+/// [`TRACKED_GAIN_AT_1MS`].
+fn tracked_phase_gain(jitter: f64) -> f64 {
+    let gain = TRACKED_GAIN_AT_1MS * (jitter.max(0.0) / 1e-3).sqrt();
+    if gain.is_nan() { TRACKED_GAIN_MAX } else { gain.clamp(TRACKED_GAIN_MIN, TRACKED_GAIN_MAX) }
+}
 /// An offset beyond this many clock jitters means the loop is not locked
 /// (before the tracking fit is ready the FLL then engages); RFC 5905's PGATE
 /// value, kept for this test when the poll gate was lowered.
@@ -502,7 +524,7 @@ pub struct Discipline {
     used_any: bool,
     /// The phase is slewed with a time constant of this many poll
     /// intervals: K_PLL until the frequency fit is ready, then
-    /// [`TRACKED_PHASE_GAIN`].
+    /// [`tracked_phase_gain`] of the clock jitter.
     phase_gain: f64,
     /// The caller hands every raw sample to the start-up frequency fit
     /// ([`Discipline::frequency_sample`]); the updates then leave that fit
@@ -752,8 +774,8 @@ impl Discipline {
                     self.state = ClockState::Sync;
                     // The fit owns the frequency, so the phase need not be
                     // slewed as slowly as a PLL's (whose 16·T also keeps
-                    // offset noise out of the frequency): see TRACKED_PHASE_GAIN.
-                    self.phase_gain = TRACKED_PHASE_GAIN;
+                    // offset noise out of the frequency): see TRACKED_GAIN_AT_1MS.
+                    self.phase_gain = tracked_phase_gain(self.jitter);
                     return self.finish_update(now, offset, old_freq);
                 }
                 self.phase_gain = PLL_GAIN;
@@ -1284,8 +1306,7 @@ mod tests {
         // The same 100 ppm and 50 ms as above, on a clock that may slew at
         // 83 333 ppm: the start-up slew (16 s) asks for what it needs,
         // 100 ppm of frequency less 50 ms / 16 s.
-        let mut config = DisciplineConfig::default();
-        config.max_slew_rate = 0.083_333;
+        let config = DisciplineConfig { max_slew_rate: 0.083_333, ..DisciplineConfig::default() };
         let mut d = Discipline::new(config, Some(-100.0));
         d.update(1.0, -0.05, PRECISION);
         let correction = d.tick();
@@ -1296,8 +1317,7 @@ mod tests {
         assert_eq!(d.frequency_ppm(), 500.0);
         // Below max_frequency (or NaN) it is raised to it.
         for bad in [f64::NAN, 0.0, 100e-6] {
-            let mut config = DisciplineConfig::default();
-            config.max_slew_rate = bad;
+            let config = DisciplineConfig { max_slew_rate: bad, ..DisciplineConfig::default() };
             assert_eq!(config.normalized().max_slew_rate, 500e-6);
         }
     }

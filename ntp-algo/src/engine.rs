@@ -59,7 +59,7 @@ use crate::access::{AccessClass, AccessList};
 use crate::association::{
     Association, AssociationConfig, AuthStatus, ConfigError, ReceiveContext, ReceiveOutcome, Unfit,
 };
-use crate::constants::{BURST_SPACING_LOG2, MAXSTRAT, MINPOLL};
+use crate::constants::{MAXSTRAT, MINPOLL};
 use crate::control::{ControlConfig, ControlCounters, ControlState};
 use crate::discipline::{ClockState, Discipline, DisciplineConfig, DisciplineResult};
 use crate::events::{Counters, DemobilizeReason, EVENT_QUEUE_LIMIT, Event};
@@ -76,6 +76,13 @@ use crate::server::{Responder, ResponderConfig, Response};
 use crate::status::{PeerStatus, SystemStatus};
 use crate::system::{SelectionStatus, SyncSource, SystemVariables, reference_id_for};
 use crate::table::Table;
+
+/// How long the first clock update waits for the other sources of a burst
+/// round once one is fit, seconds (see `Engine::first_round_pending`): two
+/// and a half burst spacings, so that the round after next arrives in full
+/// whatever the order of the replies within it (a source whose samples
+/// travel farther can need one more round than the first).
+const FIRST_ROUND_WAIT: f64 = 5.0;
 
 /// The longest datagram the engine sends: a mode 6 control response (12
 /// bytes of header, 468 of data, a 24-byte MAC), rounded up. Time packets
@@ -798,9 +805,9 @@ impl Engine {
     }
 
     /// Whether the first clock update should wait for more sources: before
-    /// the clock was ever updated, while some reachable source is not yet
-    /// fit (its filter still too dispersed), for at most one burst spacing
-    /// after the first one became fit. The sources' initial bursts run side
+    /// the clock was ever updated, while some reachable, synchronized source
+    /// is not yet fit (its filter still too dispersed), for at most
+    /// [`FIRST_ROUND_WAIT`] after the first one became fit. The sources' initial bursts run side
     /// by side, so their third samples come within milliseconds of each
     /// other; a selection made on the first alone would follow it even if it
     /// is the one that is far off (clknetsim `three-servers`: a server 200 ms
@@ -812,16 +819,18 @@ impl Engine {
             return false;
         }
         let first = *self.first_candidate_at.get_or_insert(t);
-        let reachable = self
+        // Sources that say they are synchronized will become fit within the
+        // burst; an unsynchronized one (a peer still starting) may take
+        // minutes and is not waited for.
+        let coming = self
             .associations
             .sampled()
             .iter()
             .filter_map(|&id| self.associations.get(id))
-            .filter(|a| a.reach() != 0)
+            .filter(|a| a.reach() != 0 && a.leap() != LeapIndicator::Unsynchronized && a.stratum() < MAXSTRAT)
             .count();
-        self.candidates.len() < reachable && t - first < log2_seconds(BURST_SPACING_LOG2)
+        self.candidates.len() < coming && t - first < FIRST_ROUND_WAIT
     }
-
     /// While the discipline measures the frequency after start-up (FREQ),
     /// hands it the start-up fit of association `id` if that is the system
     /// peer: one more sample in it, whether or not the clock filter passed
