@@ -93,7 +93,7 @@ monitor_suite() { bash scripts/test-monitor.sh; }
 clknetsim_smoke() { bash scripts/clknetsim-smoke.sh; }
 fuzz_smoke() { bash scripts/fuzz-smoke.sh "$FUZZ_SECONDS"; }
 
-step "install Debian packages (tshark, chrony, ntpsec-ntpdig, valgrind, capsh)" install_packages
+step "install Debian packages (tshark, chrony, ntpsec-ntpdig, valgrind, clang-19, snmpd, ...)" install_packages
 step "cargo fmt --check" rust_fmt
 step "cargo clippy --workspace --all-targets -D warnings" rust_clippy
 step "no_std build of ntp-wire" nostd_build

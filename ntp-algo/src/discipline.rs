@@ -144,7 +144,11 @@
 //!   state moves to SYNC once the samples span the stepout. FREQ updates
 //!   are therefore used ([`DisciplineResult::Slewed`]), not ignored. With white
 //!   offset noise σ the fit's error is σ/√Σ(tᵢ − t̄)², a few tenths of a ppm
-//!   for σ = 100 µs over 300 s.
+//!   for σ = 100 µs over 300 s. The engine goes further: it hands the
+//!   discipline a fit over *every* sample of the system peer, the burst
+//!   before a step included ([`Discipline::adopt_frequency_fit`]), and the
+//!   slope is used as soon as it is known well, so the clock runs at the
+//!   right frequency from the end of its initial burst.
 //! * **Startup slew.** While in FREQ, and for one stepout after an FSET
 //!   start, the residual is slewed with the time constant of a 1 s poll
 //!   (16 s) rather than 16·T, as ntpd does during its start-up transient: a
