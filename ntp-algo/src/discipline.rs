@@ -950,7 +950,7 @@ impl Discipline {
     /// [`FREQ_MIN_SPAN`] and its slope's standard error is above 2 ppm. The
     /// engine keeps its system peer's initial burst going while this holds
     /// (a few packets at most).
-    pub fn wants_frequency_samples(&self) -> bool {
+    pub(crate) fn wants_frequency_samples(&self) -> bool {
         match self.state {
             ClockState::Nset => true,
             ClockState::Freq => self.fit.as_ref().is_none_or(|fit| {
