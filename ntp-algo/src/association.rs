@@ -275,6 +275,10 @@ pub(crate) struct ReceiveContext {
     pub correction: f64,
 }
 
+/// Delay above the lowest seen, seconds, that a start-up sample may always
+/// have and still enter the frequency fit (see [`Association::receive`]).
+const STARTUP_DELAY_SPREAD: f64 = 1e-3;
+
 /// What became of a packet handed to [`Association::receive`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum ReceiveOutcome {
@@ -378,6 +382,8 @@ pub struct Association {
     /// While the discipline measures the frequency: every sample's
     /// uncorrected phase (see `Discipline::adopt_frequency_fit`).
     startup_fit: Option<FreqFit>,
+    /// The lowest delay among the samples offered to `startup_fit`, seconds.
+    startup_min_delay: f64,
     /// Packets the initial burst may still add for the start-up frequency
     /// measurement ([`STARTUP_BURST_EXTRA`] with iburst, else 0).
     startup_extra: u8,
@@ -422,6 +428,7 @@ impl Association {
             last_sent: f64::NEG_INFINITY,
             burst_left: 0,
             startup_fit: None,
+            startup_min_delay: f64::INFINITY,
             startup_extra: if config.iburst { STARTUP_BURST_EXTRA } else { 0 },
             calibration_left: if calibrating { CALIBRATION_EXCHANGES } else { 0 },
             broadcast_delay: None,
@@ -716,11 +723,24 @@ impl Association {
         }
         self.counters.samples += 1;
         if ctx.measuring_frequency {
-            let fit = self.startup_fit.get_or_insert_with(|| FreqFit::new(now));
-            fit.applied = ctx.correction;
-            fit.add(now, sample.offset);
+            // The clock filter protects the phase from a sample delayed in a
+            // queue by preferring the lowest delay; the start-up fit takes
+            // every sample, so it leaves out those whose delay exceeds the
+            // lowest seen by more than twice that lowest delay (and 1 ms): under
+            // load a loopback exchange of 50 µs can take 5 ms, and a few
+            // such samples in a burst make a slope of hundreds of ppm. The
+            // spread of a LAN (100 µs + exp(100 µs) each way) or a WAN path
+            // (10 ms + exp(10 ms)) stays in.
+            let lowest = self.startup_min_delay.min(sample.delay);
+            self.startup_min_delay = lowest;
+            if sample.delay - lowest <= (2.0 * lowest).max(STARTUP_DELAY_SPREAD) {
+                let fit = self.startup_fit.get_or_insert_with(|| FreqFit::new(now));
+                fit.applied = ctx.correction;
+                fit.add(now, sample.offset);
+            }
         } else {
             self.startup_fit = None;
+            self.startup_min_delay = f64::INFINITY;
         }
         let verdict = self.filter.add(
             FilterSample {

@@ -885,12 +885,22 @@ impl Discipline {
         let low = (-limit - self.freq).min(0.0);
         let high = (limit - self.freq).max(0.0);
         let slew = (self.residual / (gain * pow2(poll))).clamp(low, high);
-        self.residual -= slew;
-        self.slewed += slew;
         let correction = self.freq + slew;
-        self.total_correction += correction;
+        // The caller's second is one of its own clock, which (the
+        // frequency cancelling the oscillator's error) runs at 1 + slew:
+        // it lasts 1 / (1 + slew) true seconds, and the phase moves by that
+        // much less than the rate. Negligible at 500 ppm (0.05 %), but at a
+        // tick-adjusted start-up slew of 6000 ppm counting the full rate
+        // overstated the correction by 0.6 %, and the start-up frequency
+        // fit read the difference as a slope: 20 ppm under clknetsim.
+        let moved = 1.0 / (1.0 + slew);
+        let slewed = if moved.is_finite() { slew * moved } else { slew };
+        let applied = if moved.is_finite() { correction * moved } else { correction };
+        self.residual -= slewed;
+        self.slewed += slewed;
+        self.total_correction += applied;
         if let Some(fit) = self.fit.as_mut() {
-            fit.applied += correction;
+            fit.applied += applied;
         }
         correction
     }
@@ -1294,7 +1304,9 @@ mod tests {
             let correction = d.tick();
             assert!((correction + 500e-6).abs() < 1e-12, "second {second}: {correction}");
         }
-        assert!((d.offset() + 0.05 - 10.0 * 400e-6).abs() < 1e-12, "residual {}", d.offset());
+        // 400 ppm of slew for ten of the clock's seconds, each 1 / (1 − 400e-6) true seconds.
+        let slewed = 10.0 * 400e-6 / (1.0 - 400e-6);
+        assert!((d.offset() + 0.05 - slewed).abs() < 1e-12, "residual {}", d.offset());
         // A frequency at the limit leaves no room, but the slew toward zero is never blocked.
         let mut d = Discipline::new(DisciplineConfig::default(), Some(500.0));
         d.update(1.0, 0.05, PRECISION);
@@ -1315,7 +1327,11 @@ mod tests {
         d.update(1.0, -0.05, PRECISION);
         let correction = d.tick();
         assert!((correction - (-100e-6 - 0.05 / 16.0)).abs() < 1e-12, "{correction}");
-        assert!((d.offset() + 0.05 * 15.0 / 16.0).abs() < 1e-12, "residual {}", d.offset());
+        // The second that rate lasts is one of the clock's, 1 / (1 + slew)
+        // true seconds: the residual shrinks by that much less.
+        let slew = -0.05 / 16.0;
+        assert!((d.offset() - (-0.05 - slew / (1.0 + slew))).abs() < 1e-12, "residual {}", d.offset());
+        assert!((d.offset() + 0.05 * 15.0 / 16.0).abs() > 1e-6, "residual {}", d.offset());
         // The frequency alone stays within max_frequency.
         let d = Discipline::new(config, Some(900.0));
         assert_eq!(d.frequency_ppm(), 500.0);
