@@ -111,6 +111,8 @@ class FakeServer:
         self.delay = delay
         # Monotonic arrival time of every request.
         self.arrivals: List[float] = []
+        # Where each request came from.
+        self.senders: List[Tuple[str, int]] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
@@ -128,6 +130,7 @@ class FakeServer:
             except OSError:
                 return
             self.arrivals.append(time.monotonic())
+            self.senders.append(addr)
             replies = self.respond(ntp_py.Packet.parse(data))
             if self.delay:
                 # Answer later from a timer, so requests overlap as they would

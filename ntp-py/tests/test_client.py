@@ -4,6 +4,7 @@ checks without a network."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Callable, List
 
 import pytest
@@ -139,6 +140,38 @@ def test_aquery_validates_the_same_way(fake_server: Make) -> None:
         return [reply.stratum]
 
     assert asyncio.run(run()) == [4]
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.mark.parametrize("use_asyncio", [False, True], ids=["blocking", "asyncio"])
+def test_source_is_the_address_the_request_comes_from(fake_server: Make, use_asyncio: bool) -> None:
+    server = fake_server(lambda r: [server_reply(r, stratum=5)])
+    source = ("127.0.0.1", _free_loopback_port())
+    if use_asyncio:
+        reply = asyncio.run(ntp_py.aquery("127.0.0.1", server.port, timeout=2, source=source))
+    else:
+        reply = ntp_py.query("127.0.0.1", server.port, timeout=2, source=source)
+    assert reply.stratum == 5
+    assert server.senders == [source]
+
+
+@pytest.mark.parametrize("use_asyncio", [False, True], ids=["blocking", "asyncio"])
+def test_source_that_is_not_ours_cannot_be_bound(fake_server: Make, use_asyncio: bool) -> None:
+    server = fake_server(lambda r: [server_reply(r)])
+    # TEST-NET-1 (RFC 5737): no interface here has it.
+    source = ("192.0.2.1", 0)
+    with pytest.raises(OSError):
+        if use_asyncio:
+            asyncio.run(ntp_py.aquery("127.0.0.1", server.port, timeout=1, source=source))
+        else:
+            ntp_py.query("127.0.0.1", server.port, timeout=1, source=source)
+    assert server.senders == []
 
 
 @pytest.mark.parametrize("use_asyncio", [False, True], ids=["threads", "asyncio"])

@@ -263,6 +263,56 @@ def test_session_refuses_a_second_operation() -> None:
     session.begin_peers(11.0)
 
 
+def _waits(wait: "ntp_py.control._Wait", now: float) -> float:
+    """How long ``wait`` says to wait for a datagram at ``now`` (it must
+    have nothing to send)."""
+    again, seconds = wait.step(now)
+    assert again is None and seconds is not None
+    return seconds
+
+
+def test_wait_keeps_the_time_both_clients_share() -> None:
+    from ntp_py.control import _Wait
+
+    session = ControlSession()
+    request = session.begin_system(0.0)
+    wait = _Wait(session, "there", 8.0, 0.0)
+    # Until the retry is due, wait for it; at 5 s, send the request again.
+    assert _waits(wait, 1.0) == pytest.approx(4.0)
+    assert wait.step(5.0) == (request, None)
+    assert _waits(wait, 6.0) == pytest.approx(2.0)
+    with pytest.raises(Timeout, match="no mode 6 response from there within 8.0 s"):
+        wait.step(8.0)
+    assert session.deadline is None
+    session.begin_peers(9.0)
+
+
+def test_wait_restarts_the_limit_for_a_new_request() -> None:
+    from ntp_py.control import _Wait
+
+    session = ControlSession()
+    session.begin_system(0.0)
+    wait = _Wait(session, "there", 3.0, 0.0)
+    assert _waits(wait, 1.0) == pytest.approx(2.0)
+    # Without the restart, 4 s would be past the 3 s limit.
+    wait.restart(2.0)
+    assert _waits(wait, 4.0) == pytest.approx(1.0)
+    with pytest.raises(Timeout, match="within 3.0 s"):
+        wait.step(5.0)
+
+
+def test_wait_ends_when_the_retry_is_unanswered() -> None:
+    from ntp_py.control import _Wait
+
+    session = ControlSession()
+    session.begin_system(0.0)
+    wait = _Wait(session, "there", 60.0, 0.0)
+    assert wait.step(5.0)[1] is None
+    with pytest.raises(Timeout, match="within 60.0 s"):
+        wait.step(10.0)
+    session.begin_peers(11.0)
+
+
 @given(st.binary(max_size=468), st.integers(0, 0xFFFF))
 def test_any_response_body_ends_in_a_result_or_an_ntp_error(body: bytes, status: int) -> None:
     session = ControlSession()

@@ -31,6 +31,7 @@ from ntp_py.monitor import (
     run_schedule,
 )
 from ntp_py.monitor.baseline import percentile
+from ntp_py.monitor.collect_mode3 import collect_mode3
 from ntp_py.monitor.collect_snmp import (
     decode_signed,
     decode_unsigned,
@@ -423,3 +424,32 @@ def test_less_delay_than_usual_is_not_an_action_but_an_offset_either_way_is(tmp_
         found = [f.message for f in run_checks(seed, merge(seed.devices[0], 7.0, latest), store) if f.check == "baseline"]
         assert any("monitorOffset" in m and "below" in m for m in found), found
         assert not any("monitorDelay" in m for m in found), found
+
+
+def test_mode3_keeps_an_unsynchronized_answer_and_skips_a_stale_one(fake_server: Any) -> None:
+    from conftest import server_reply
+    from ntp_py import NtpTimestamp
+
+    stale = NtpTimestamp.from_unix(1_000_000_000)
+    lost = fake_server(lambda r: [server_reply(r, origin=stale, stratum=2), server_reply(r, leap=3, stratum=16)])
+    good = fake_server(lambda r: [server_reply(r, stratum=3)])
+
+    async def run() -> Tuple[Any, Any]:
+        a = await collect_mode3("lost", "127.0.0.1", lost.port, key=None, timeout=2, source="127.0.0.1")
+        b = await collect_mode3("good", "127.0.0.1", good.port, key=None, timeout=2)
+        return a, b
+
+    unsynchronized, synchronized = asyncio.run(run())
+    assert (unsynchronized.device, unsynchronized.ok, unsynchronized.leap, unsynchronized.stratum) == ("lost", True, 3, 16)
+    assert unsynchronized.offset is not None and abs(unsynchronized.offset) < 0.5
+    assert lost.senders[0][0] == "127.0.0.1"
+    assert (synchronized.stratum, synchronized.refid) == (3, "192.0.2.7")
+    assert synchronized.delay is not None and 0 <= synchronized.delay < 0.5
+
+
+def test_mode3_silence_is_a_timeout(fake_server: Any) -> None:
+    from ntp_py import Timeout
+
+    silent = fake_server(lambda r: [])
+    with pytest.raises(Timeout, match="no valid reply"):
+        asyncio.run(collect_mode3("x", "127.0.0.1", silent.port, key=None, timeout=0.2))

@@ -38,13 +38,51 @@ __all__ = ["AsyncControlClient", "ControlClient"]
 _MAX_DATAGRAM = 65535
 
 
-def _timed_out(where: str, timeout: float) -> Timeout:
-    return Timeout(f"no mode 6 response from {where} within {timeout} s")
-
-
 def _check_timeout(timeout: float) -> None:
     if not timeout > 0:
         raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+
+
+class _Wait:
+    """The I/O-free part of waiting for one exchange, shared by the
+    blocking and the asyncio client so both keep time the same way.
+
+    ``limit`` is when the current response is overdue (``timeout`` s
+    after the last datagram sent for a new reason); the session's own
+    deadline is when the request goes out once more. Times are in
+    seconds on the caller's monotonic clock.
+    """
+
+    def __init__(self, session: ControlSession, where: str, timeout: float, now: float) -> None:
+        self._session = session
+        self._where = where
+        self._timeout = timeout
+        self._limit = now + timeout
+
+    def restart(self, now: float) -> None:
+        """A new request went out (the next fragment of a response):
+        it gets a full ``timeout`` of its own."""
+        self._limit = now + self._timeout
+
+    def step(self, now: float) -> Tuple[Optional[bytes], Optional[float]]:
+        """What to do at ``now``: ``(datagram, None)`` to send the request
+        again (``datagram`` is None when there is nothing to send) and
+        then ask again, or ``(None, seconds)`` to wait that long for a
+        datagram. Raises :class:`Timeout` when the wait is over."""
+        session = self._session
+        if now >= self._limit:
+            session.cancel()
+            raise self._timed_out()
+        due = session.deadline
+        if due is not None and now >= due:
+            try:
+                return session.handle_timeout(now), None
+            except Timeout:
+                raise self._timed_out() from None
+        return None, min(self._limit, due if due is not None else self._limit) - now
+
+    def _timed_out(self) -> Timeout:
+        return Timeout(f"no mode 6 response from {self._where} within {self._timeout} s")
 
 
 class ControlClient:
@@ -126,22 +164,14 @@ class ControlClient:
     def _exchange(self, begin: Callable[[float], bytes]) -> object:
         session = self._session
         self._send(begin(time.monotonic()))
-        limit = time.monotonic() + self.timeout
+        wait = _Wait(session, self._where, self.timeout, time.monotonic())
         while not session.done:
-            now = time.monotonic()
-            if now >= limit:
-                session.cancel()
-                raise _timed_out(self._where, self.timeout)
-            due = session.deadline
-            if due is not None and now >= due:
-                try:
-                    again = session.handle_timeout(now)
-                except Timeout:
-                    raise _timed_out(self._where, self.timeout) from None
+            again, seconds = wait.step(time.monotonic())
+            if seconds is None:
                 if again is not None:
                     self._send(again)
                 continue
-            self._sock.settimeout(min(limit, due if due is not None else limit) - now)
+            self._sock.settimeout(seconds)
             try:
                 data = self._sock.recv(_MAX_DATAGRAM)
             except socket.timeout:
@@ -152,7 +182,7 @@ class ControlClient:
             out = session.handle_datagram(data, time.monotonic())
             if out is not None:
                 self._send(out)
-                limit = time.monotonic() + self.timeout
+                wait.restart(time.monotonic())
         return session.take_result()
 
 
@@ -251,24 +281,15 @@ class AsyncControlClient:
         while not protocol.queue.empty():
             protocol.queue.get_nowait()
         transport.sendto(begin(loop.time()))
-        limit = loop.time() + self.timeout
+        wait = _Wait(session, self._where, self.timeout, loop.time())
         while not session.done:
-            now = loop.time()
-            if now >= limit:
-                session.cancel()
-                raise _timed_out(self._where, self.timeout)
-            due = session.deadline
-            if due is not None and now >= due:
-                try:
-                    again = session.handle_timeout(now)
-                except Timeout:
-                    raise _timed_out(self._where, self.timeout) from None
+            again, seconds = wait.step(loop.time())
+            if seconds is None:
                 if again is not None:
                     transport.sendto(again)
                 continue
-            wait = min(limit, due if due is not None else limit) - now
             try:
-                data, error = await asyncio.wait_for(protocol.queue.get(), wait)
+                data, error = await asyncio.wait_for(protocol.queue.get(), seconds)
             except asyncio.TimeoutError:
                 continue
             if error is not None or data is None:
@@ -279,5 +300,5 @@ class AsyncControlClient:
             out = session.handle_datagram(data, loop.time())
             if out is not None:
                 transport.sendto(out)
-                limit = loop.time() + self.timeout
+                wait.restart(loop.time())
         return session.take_result()

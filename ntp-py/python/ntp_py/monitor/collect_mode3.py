@@ -10,13 +10,11 @@ counts.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import socket
-from typing import Any, Optional, Tuple
+from typing import Optional
 
-from ntp_py import ClientRequest, Key, NotSynchronized, NtpError, NtpTimestamp, OriginMismatch, Packet
-
+from ntp_py import ClientRequest, Key, NotSynchronized, NtpTimestamp, Packet
+from ntp_py.client import aexchange
 from ntp_py.monitor.model import DeviceResult
 
 __all__ = ["collect_mode3", "refid_text"]
@@ -29,36 +27,6 @@ def refid_text(value: object) -> str:
     if isinstance(value, bytes):
         return value.hex()
     return str(value)
-
-
-class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, request: ClientRequest, future: "asyncio.Future[Tuple[bytes, NtpTimestamp]]") -> None:
-        self.request = request
-        self.future = future
-
-    def datagram_received(self, data: bytes, addr: Tuple[object, ...]) -> None:
-        if not self.future.done():
-            self.future.set_result((data, NtpTimestamp.now()))
-
-    def error_received(self, exc: Exception) -> None:
-        if not self.future.done():
-            self.future.set_exception(NtpError(f"{exc}"))
-
-
-async def _resolve(loop: asyncio.AbstractEventLoop, host: str, port: int) -> Tuple[int, Tuple[Any, ...]]:
-    """An address literal directly; a name through the resolver (which
-    asyncio runs in a thread: too slow to pay for every device)."""
-    try:
-        literal = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        except socket.gaierror as e:
-            raise NtpError(f"cannot resolve {host!r}: {e.strerror}") from None
-        family, _, _, _, sockaddr = infos[0]
-        return family, tuple(sockaddr)
-    family = socket.AF_INET if literal.version == 4 else socket.AF_INET6
-    return family, (str(literal), port)
 
 
 def _unsynchronized(device: str, packet: Packet, sent: Optional[NtpTimestamp], arrived: NtpTimestamp) -> DeviceResult:
@@ -95,43 +63,18 @@ async def collect_mode3(
     device: str, host: str, port: int, *, key: Optional[Key], timeout: float, source: str = ""
 ) -> DeviceResult:
     """One validated exchange with ``host:port`` (sent from ``source`` when
-    given); raises :class:`NtpError` (or ``OSError``) when there is no
-    usable answer within ``timeout`` s."""
-    loop = asyncio.get_running_loop()
-    family, sockaddr = await _resolve(loop, host, port)
+    given); raises :class:`NtpError` (:class:`Timeout` when there is no
+    answer within ``timeout`` s) or ``OSError``."""
     request = ClientRequest(key=key)
-    deadline = loop.time() + timeout
-    transport: Optional[asyncio.DatagramTransport] = None
-    try:
-        while True:
-            future: asyncio.Future[Tuple[bytes, NtpTimestamp]] = loop.create_future()
-            if transport is None:
-                transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Protocol(request, future),
-                    remote_addr=(str(sockaddr[0]), int(sockaddr[1])),
-                    local_addr=(source, 0) if source else None,
-                    family=family,
-                )
-                transport.sendto(request.stamp())
-            else:
-                proto = transport.get_protocol()
-                assert isinstance(proto, _Protocol)
-                proto.future = future
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise NtpError(f"no answer from {host} port {port} within {timeout} s")
-            try:
-                data, arrived = await asyncio.wait_for(future, remaining)
-            except asyncio.TimeoutError:
-                raise NtpError(f"no answer from {host} port {port} within {timeout} s") from None
-            try:
-                reply = request.check_reply(data, arrived)
-            except OriginMismatch:
-                continue
-            except NotSynchronized:
-                return _unsynchronized(device, Packet.parse(data), request.transmit_time, arrived)
-            # The reply's header fields are the packet's, read after the checks.
-            return _result(device, reply.packet, reply.offset, reply.delay)
-    finally:
-        if transport is not None:
-            transport.close()
+
+    def accept(data: bytes, arrived: NtpTimestamp) -> DeviceResult:
+        try:
+            reply = request.check_reply(data, arrived)
+        except NotSynchronized:
+            return _unsynchronized(device, Packet.parse(data), request.transmit_time, arrived)
+        # The reply's header fields are the packet's, read after the checks.
+        return _result(device, reply.packet, reply.offset, reply.delay)
+
+    return await aexchange(
+        host, port, request, accept, timeout=timeout, source=(source, 0) if source else None
+    )
