@@ -884,6 +884,18 @@ fn test_only_the_peer_class_lets_a_source_become_a_sample_or_system_peer() {
 /// configuration. Runs `seconds` of true time in 50 ms steps; returns the
 /// steps the engine asked for and the clock's error (local − true) at the end.
 fn start_up(servers: &[(&str, f64)], start_offset: f64, error_ppm: f64, seconds: f64) -> (Vec<f64>, f64) {
+    start_up_with_queues(servers, start_offset, error_ppm, seconds, &[])
+}
+
+/// [`start_up`], with the replies numbered in `queued` (0 = the first)
+/// held 5 ms in a queue on the way back.
+fn start_up_with_queues(
+    servers: &[(&str, f64)],
+    start_offset: f64,
+    error_ppm: f64,
+    seconds: f64,
+    queued: &[usize],
+) -> (Vec<f64>, f64) {
     let mut e = engine_with(config());
     for (server, _) in servers {
         e.add_association(AssociationConfig::client(addr(server)).with_iburst(true), t0()).unwrap();
@@ -891,6 +903,7 @@ fn start_up(servers: &[(&str, f64)], start_offset: f64, error_ppm: f64, seconds:
     let mut error = -start_offset;
     let mut correction = 0.0;
     let mut steps = Vec::new();
+    let mut replies_sent = 0;
     let dt = 0.05;
     let mut t = 0.0;
     while t < seconds {
@@ -903,7 +916,9 @@ fn start_up(servers: &[(&str, f64)], start_offset: f64, error_ppm: f64, seconds:
             replies.push((tx.destination, reply_to(tx.payload(), local, server_offset - error, None)));
         }
         for (from, reply) in replies {
-            e.handle_datagram(at(local + 0.0002), from, &reply);
+            let queue = if queued.contains(&replies_sent) { 0.005 } else { 0.0 };
+            replies_sent += 1;
+            e.handle_datagram(at(local + 0.0002 + queue), from, &reply);
             let more = drain(&mut e);
             d.clock.extend(more.clock);
         }
@@ -942,4 +957,14 @@ fn test_first_update_waits_for_the_burst_round() {
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert!((steps[0] - 0.3).abs() < 0.001, "{steps:?}");
     assert!(error.abs() < 1e-3, "error {error}");
+}
+
+#[test]
+fn test_queued_replies_stay_out_of_the_start_up_frequency() {
+    // A clock that is right in frequency, and two burst replies held 5 ms
+    // in a queue (each reads 2.5 ms off): the frequency fit must not take
+    // them for a slope.
+    let (steps, error) = start_up_with_queues(&[(SERVER, 0.0)], 0.3, 0.0, 40.0, &[3, 4]);
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert!(error.abs() < 200e-6, "error {error}");
 }
