@@ -668,10 +668,7 @@ impl Discipline {
                     // left the clock to drift (6.4 ms at 100 ppm) until the
                     // first 64 s poll.
                     fit.applied += offset;
-                    let slope = fit.early_slope();
-                    if let Some(slope) = slope {
-                        self.set_frequency(slope);
-                    }
+                    self.follow_early_slope();
                 }
                 None => {
                     let mut fit = FreqFit::new(now);
@@ -709,17 +706,12 @@ impl Discipline {
                 // measuring the frequency (from the raw samples so far, when
                 // the caller hands them over).
                 self.state = ClockState::Freq;
-                match self.fit.as_ref().filter(|_| self.raw_samples) {
-                    Some(fit) => {
-                        if let Some(slope) = fit.early_slope() {
-                            self.set_frequency(slope);
-                        }
-                    }
-                    None => {
-                        let mut fit = FreqFit::new(now);
-                        fit.add(now, offset);
-                        self.fit = Some(fit);
-                    }
+                if self.raw_samples && self.fit.is_some() {
+                    self.follow_early_slope();
+                } else {
+                    let mut fit = FreqFit::new(now);
+                    fit.add(now, offset);
+                    self.fit = Some(fit);
                 }
             }
             ClockState::Fset => {
@@ -893,9 +885,9 @@ impl Discipline {
         // tick-adjusted start-up slew of 6000 ppm counting the full rate
         // overstated the correction by 0.6 %, and the start-up frequency
         // fit read the difference as a slope: 20 ppm under clknetsim.
-        let moved = 1.0 / (1.0 + slew);
-        let slewed = if moved.is_finite() { slew * moved } else { slew };
-        let applied = if moved.is_finite() { correction * moved } else { correction };
+        let moved = Some(1.0 / (1.0 + slew)).filter(|m| m.is_finite()).unwrap_or(1.0);
+        let slewed = slew * moved;
+        let applied = correction * moved;
         self.residual -= slewed;
         self.slewed += slewed;
         self.total_correction += applied;
@@ -949,8 +941,15 @@ impl Discipline {
         let mut fit = *fit;
         fit.applied = self.total_correction;
         self.fit = Some(fit);
-        let slope = if self.state == ClockState::Freq { fit.early_slope() } else { None };
-        if let Some(slope) = slope {
+        if self.state == ClockState::Freq {
+            self.follow_early_slope();
+        }
+    }
+
+    /// Runs the clock at the start-up fit's slope if it is known well enough
+    /// yet (`FreqFit::early_slope`).
+    fn follow_early_slope(&mut self) {
+        if let Some(slope) = self.fit.as_ref().and_then(FreqFit::early_slope) {
             self.set_frequency(slope);
         }
     }

@@ -807,9 +807,9 @@ impl Engine {
     /// Whether the first clock update should wait for more sources: before
     /// the clock was ever updated, while some reachable, synchronized source
     /// is not yet fit (its filter still too dispersed), for at most
-    /// [`FIRST_ROUND_WAIT`] after the first one became fit. The sources' initial bursts run side
-    /// by side, so their third samples come within milliseconds of each
-    /// other; a selection made on the first alone would follow it even if it
+    /// [`FIRST_ROUND_WAIT`] after the first one became fit. The sources'
+    /// initial bursts run side by side, so their third samples come within
+    /// milliseconds of each other; a selection made on the first alone would follow it even if it
     /// is the one that is far off (clknetsim `three-servers`: a server 200 ms
     /// off won the first selection, the clock was slewed toward it and
     /// stepped back five minutes later). ntpd has the same race; waiting for
@@ -831,6 +831,7 @@ impl Engine {
             .count();
         self.candidates.len() < coming && t - first < FIRST_ROUND_WAIT
     }
+
     /// While the discipline measures the frequency after start-up (FREQ),
     /// hands it the start-up fit of association `id` if that is the system
     /// peer: one more sample in it, whether or not the clock filter passed
@@ -1253,9 +1254,12 @@ impl Engine {
             return;
         }
         self.last_sample_used = peer_sample_time;
-        if self.discipline.measuring_frequency() {
-            // The system peer's samples so far measure the frequency: its
-            // burst at the first update, all of them after a change of peer.
+        // The system peer's samples so far measure the frequency: its burst
+        // at the first update, all of them after a change of peer. (For the
+        // same peer in FREQ, `measure_frequency` handed its fit over already
+        // when the sample arrived.)
+        let first_or_new_peer = self.discipline.state() == ClockState::Nset || was != SyncSource::Peer(peer_id);
+        if self.discipline.measuring_frequency() && first_or_new_peer {
             if let Some(fit) = self.associations.get(peer_id).and_then(Association::startup_fit) {
                 self.discipline.adopt_frequency_fit(fit);
             }
