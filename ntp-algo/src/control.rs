@@ -94,7 +94,15 @@ impl Default for ControlConfig {
             access.add(prefix, AccessClass::QueryOnly);
         }
         access.add(Prefix::host(IpAddr::V6(Ipv6Addr::LOCALHOST)), AccessClass::QueryOnly);
-        let limit = RateLimitConfig { burst: 64, average_log2: -3, minimum_log2: -30, capacity: 256, send_kod: false };
+        // No minimum spacing: ntpq sends its requests back to back, and the
+        // daemon stamps a whole received batch with one clock reading.
+        let limit = RateLimitConfig {
+            burst: 64,
+            average_log2: -3,
+            minimum_log2: RateLimitConfig::NO_MINIMUM_SPACING,
+            capacity: 256,
+            send_kod: false,
+        };
         ControlConfig { access, rate_limit: Some(limit), control_key: None, nonce_secret: None }
     }
 }

@@ -293,6 +293,22 @@ fn test_rate_limit_bounds_an_allowed_source() {
 }
 
 #[test]
+fn test_requests_at_one_instant_are_all_answered() {
+    // ntp-node stamps a whole received batch with one clock reading, so
+    // ntpq's back-to-back requests can arrive at the very same instant.
+    let mut s = Setup::synced();
+    let r = request(Opcode::ReadVariables, 0, 1, b"stratum");
+    for _ in 0..3 {
+        s.node.handle_datagram(s.now, addr(NTPQ), &r);
+    }
+    let answers = std::iter::from_fn(|| next(&mut s.node))
+        .filter(|o| matches!(o, Output::Transmit(t) if t.destination == addr(NTPQ)))
+        .count();
+    assert_eq!(answers, 3);
+    assert_eq!(s.node.control_counters().rate_limited, 0);
+}
+
+#[test]
 fn test_signed_request_gets_signed_response() {
     let mut s = Setup::synced();
     let key = s.node.keys().get(KEY).unwrap().clone();

@@ -78,6 +78,8 @@ pub struct RateLimitConfig {
     pub average_log2: i8,
     /// Minimum spacing between two requests of a source, log2 seconds (default 1: 2 s; ntpd `minimum`).
     /// Also the least time between two KoDs to the same source.
+    /// [`RateLimitConfig::NO_MINIMUM_SPACING`] turns the spacing test off, so
+    /// only the bucket limits a source (requests at one instant included).
     pub minimum_log2: i8,
     /// Requests a source may send back to back (at the minimum spacing) before the average applies:
     /// the bucket size, tokens (default 8).
@@ -100,8 +102,19 @@ impl RateLimitConfig {
         2f64.powi(i32::from(self.average_log2))
     }
 
-    /// The minimum spacing, seconds (2^minimum_log2).
+    /// The `minimum_log2` that turns the minimum-spacing test off.
+    ///
+    /// Any other value, however small, still limits a second request that
+    /// arrives at the same instant as the first, and a daemon that reads its
+    /// clock once per batch of received datagrams gives several requests of
+    /// one source the same arrival time.
+    pub const NO_MINIMUM_SPACING: i8 = i8::MIN;
+
+    /// The minimum spacing, seconds (2^minimum_log2; 0 for [`Self::NO_MINIMUM_SPACING`]).
     pub fn minimum_interval(&self) -> f64 {
+        if self.minimum_log2 == Self::NO_MINIMUM_SPACING {
+            return 0.0;
+        }
         2f64.powi(i32::from(self.minimum_log2))
     }
 }
@@ -456,6 +469,28 @@ mod tests {
         assert_eq!(rl.check(src, 104.6), RateDecision::Allow);
         // Another source is unaffected.
         assert_eq!(rl.check(ip("198.51.100.3"), 104.7), RateDecision::Allow);
+    }
+
+    #[test]
+    fn test_no_minimum_spacing_leaves_only_the_bucket() {
+        let config = RateLimitConfig {
+            minimum_log2: RateLimitConfig::NO_MINIMUM_SPACING,
+            burst: 3,
+            send_kod: false,
+            ..RateLimitConfig::default()
+        };
+        assert_eq!(config.minimum_interval(), 0.0);
+        let mut rl = RateLimiter::new(config);
+        let src = ip("198.51.100.2");
+        // Three requests at one instant: the whole burst, no spacing test.
+        for _ in 0..3 {
+            assert_eq!(rl.check(src, 100.0), RateDecision::Allow);
+        }
+        assert_eq!(rl.check(src, 100.0), RateDecision::Drop);
+        // The smallest spacing that is still a spacing limits a same-instant request.
+        let mut tiny = RateLimiter::new(RateLimitConfig { minimum_log2: -127, ..config });
+        assert_eq!(tiny.check(src, 100.0), RateDecision::Allow);
+        assert_eq!(tiny.check(src, 100.0), RateDecision::Drop);
     }
 
     #[test]
