@@ -6,7 +6,8 @@
 # Builds ntp-node (debug: the test command has most of it built already, and
 # one simulated hour takes seconds either way) and runs
 # `bench/clknetsim/accuracy-vs-chrony.sh --smoke`: the lan scenario, seed 1,
-# one simulated hour, chronyd and ntp-node as the client of a chronyd server.
+# one simulated hour, chronyd and ntp-node as the client of a chronyd server,
+# after the unit tests of the metrics (bench/clknetsim/test_summarize.py).
 # Every clock call goes to clknetsim's LD_PRELOAD library; the machine's
 # clock is never touched.
 #
@@ -43,6 +44,9 @@ command -v make >/dev/null && command -v c++ >/dev/null || unavailable "make or 
 [ "$(id -u)" = 0 ] || unavailable "not root (chronyd under clknetsim runs with -u root)"
 
 start=$SECONDS
+# The metrics and the report the comparison prints.
+python3 -m unittest discover -s "$REPO/bench/clknetsim" -p 'test_*.py' ||
+    { echo "clknetsim-smoke: FAILED: summarize.py's tests" >&2; exit 1; }
 cargo build --quiet -p ntp-node --manifest-path "$REPO/Cargo.toml"
 BIN=$REPO/target/debug/ntp-node
 [ -x "$BIN" ] || { echo "clknetsim-smoke: FAILED: no binary at $BIN" >&2; exit 1; }

@@ -3,7 +3,7 @@
 
 Two sub-commands, both used by accuracy-vs-chrony.sh:
 
-  summarize.py metrics LOG COLUMN WARMUP_S
+  summarize.py metrics LOG COLUMN WARMUP_S [BIAS_S]
       LOG is clknetsim's `-o` offset log: one line per simulated second, one
       tab-separated column per node, each the node's true clock error in
       seconds (its clock minus the simulation's true time). Prints one line
@@ -12,6 +12,11 @@ Two sub-commands, both used by accuracy-vs-chrony.sh:
             after the first WARMUP_S,
         time_to_1ms_s  the first second from which |offset| stays below 1 ms
             to the end of the run (inf when the last second is still outside).
+      With a non-zero BIAS_S, the clock error that no NTP client can see (half
+      the difference of the links' fixed one-way delays), also
+        mean_abs_error_us, rms_error_us  the same as the first two, of the
+            offset minus BIAS_S: how closely the client follows the time its
+            measurements point to.
 
   summarize.py report RESULTS [--smoke]
       RESULTS has lines `scenario<TAB>daemon<TAB>seed<TAB>metric<TAB>value`.
@@ -27,10 +32,12 @@ import sys
 from collections import defaultdict
 
 METRICS = ["mean_abs_offset_us", "rms_offset_us", "max_abs_offset_us", "time_to_1ms_s"]
+# Only in scenarios whose links have a fixed asymmetry (see metrics).
+BIAS_METRICS = ["mean_abs_error_us", "rms_error_us"]
 THRESHOLD_S = 1e-3
 
 
-def metrics(log_path, column, warmup_s):
+def metrics(log_path, column, warmup_s, bias_s=0.0):
     offsets = []
     with open(log_path) as log:
         for line in log:
@@ -53,10 +60,16 @@ def metrics(log_path, column, warmup_s):
     mean_abs = sum(abs(x) for x in after) / len(after)
     rms = math.sqrt(sum(x * x for x in after) / len(after))
     peak = max(abs(x) for x in after)
-    print(
+    line = (
         f"mean_abs_offset_us={mean_abs * 1e6:.3f} rms_offset_us={rms * 1e6:.3f} "
         f"max_abs_offset_us={peak * 1e6:.3f} time_to_1ms_s={settle:g}"
     )
+    if bias_s != 0.0:
+        errors = [x - bias_s for x in after]
+        mean_abs_error = sum(abs(e) for e in errors) / len(errors)
+        rms_error = math.sqrt(sum(e * e for e in errors) / len(errors))
+        line += f" mean_abs_error_us={mean_abs_error * 1e6:.3f} rms_error_us={rms_error * 1e6:.3f}"
+    print(line)
 
 
 def fmt(v):
@@ -96,7 +109,7 @@ def report(results_path, smoke):
     med = {k: statistics.median(v) for k, v in values.items()}
     order = [d for d in ("ours", "chronyd", "ntpsec") if d in daemons]
     for scenario in scenarios:
-        for metric in METRICS:
+        for metric in METRICS + BIAS_METRICS:
             key = f"accuracy.{scenario}.{metric}"
             c = med.get((scenario, "chronyd", metric))
             o = med.get((scenario, "ours", metric))
@@ -118,7 +131,9 @@ def report(results_path, smoke):
     print("| scenario | metric | " + " | ".join(order) + " |")
     print("|---|---|" + "---|" * len(order))
     for scenario in scenarios:
-        for metric in METRICS:
+        for metric in METRICS + BIAS_METRICS:
+            if not any((scenario, d, metric) in values for d in order):
+                continue
             cells = []
             for d in order:
                 v = values.get((scenario, d, metric))
@@ -133,7 +148,7 @@ def report(results_path, smoke):
 
 def main(argv):
     if len(argv) >= 5 and argv[1] == "metrics":
-        metrics(argv[2], int(argv[3]), int(argv[4]))
+        metrics(argv[2], int(argv[3]), int(argv[4]), float(argv[5]) if len(argv) >= 6 else 0.0)
     elif len(argv) >= 3 and argv[1] == "report":
         report(argv[2], "--smoke" in argv[3:])
     else:
