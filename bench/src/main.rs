@@ -1,12 +1,13 @@
 //! `cargo run --release --manifest-path bench/Cargo.toml [area...]`
 //!
 //! Prints one `RATIO` line per metric: ours against a peer crate or a raw
-//! primitive, measured in the same run. Areas: `codec`, `auth`, `server`
-//! (default: all).
+//! primitive, measured in the same run. Areas: `codec`, `auth`, `server`,
+//! `nts` (default: all).
 
 mod auth;
 mod codec;
 mod harness;
+mod nts;
 mod server;
 
 fn main() {
@@ -20,6 +21,9 @@ fn main() {
     }
     if wants("server") {
         server::run();
+    }
+    if wants("nts") {
+        nts::run();
     }
     let _ = wants;
 }

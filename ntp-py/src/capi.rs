@@ -105,6 +105,19 @@ pub(crate) fn arguments<'py, const N: usize>(
     Ok(out)
 }
 
+/// [`call`] with the arguments taken apart by name first (see
+/// [`arguments`]): the body of a `tp_new` or of a keyword method.
+pub(crate) fn call_with_arguments<const N: usize>(
+    function: &str,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+    names: [&str; N],
+    keyword_only: bool,
+    body: impl for<'py> FnOnce(Python<'py>, [Option<Bound<'py, PyAny>>; N]) -> PyResult<*mut ffi::PyObject>,
+) -> *mut ffi::PyObject {
+    call(|py| body(py, arguments(py, function, args, kwargs, names, keyword_only)?))
+}
+
 /// An argument converted with `extract`, with the argument's name in the
 /// message when it has the wrong type (as pyo3's own methods say it).
 pub(crate) fn extract<'py, T>(name: &str, value: &Bound<'py, PyAny>) -> PyResult<T>
@@ -123,16 +136,40 @@ where
     })
 }
 
-/// The definitions a type is made from. CPython keeps pointers into the
+/// An instance struct of a type made here, and what its type needs
+/// besides the tables: a name, a docstring and the object protocol. The
+/// instance size is the struct's.
+pub(crate) trait NativeType: Sized {
+    /// Dotted name, `module.Class`.
+    const NAME: &'static CStr;
+    /// The class docstring, starting with the text signature of the
+    /// constructor (`Class(...)\n--\n\n`) so `inspect.signature` works.
+    const DOC: &'static CStr;
+    /// The slots every type here has.
+    const OBJECT: ObjectSlots;
+}
+
+/// The object protocol of a type, which both types here implement in
+/// full: typed, so a function of the wrong shape cannot land in a slot.
+pub(crate) struct ObjectSlots {
+    /// `tp_dealloc`: frees the instance and gives back its type reference.
+    pub(crate) dealloc: ffi::destructor,
+    /// `tp_new`: the constructor, `Class(...)`.
+    pub(crate) new: ffi::newfunc,
+    /// `tp_richcompare`.
+    pub(crate) richcompare: ffi::richcmpfunc,
+    /// `tp_hash`.
+    pub(crate) hash: ffi::hashfunc,
+    /// `tp_repr`.
+    pub(crate) repr: ffi::reprfunc,
+}
+
+/// The tables a type is made from. CPython keeps pointers into the
 /// method, getset and member tables (and to the type's name) for the life
 /// of the type, and these types live until the process exits, so the
 /// tables are leaked: one set per type, made once at module init.
 pub(crate) struct TypeDef {
-    /// Dotted name, `module.Class`.
-    pub(crate) name: &'static CStr,
-    /// The instance size, bytes.
-    pub(crate) basic_size: usize,
-    /// Slots other than the tables (dealloc, new, doc, repr...).
+    /// Slots beyond the object protocol (number or sequence protocol).
     pub(crate) slots: Vec<ffi::PyType_Slot>,
     /// Methods; the sentinel is added here.
     pub(crate) methods: Vec<ffi::PyMethodDef>,
@@ -143,9 +180,20 @@ pub(crate) struct TypeDef {
 }
 
 impl TypeDef {
-    /// Makes the type (final: no subclassing, not tracked by the GC).
-    pub(crate) fn create(self, py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-        let TypeDef { name, basic_size, mut slots, mut methods, mut getset, mut members } = self;
+    /// Makes the type of the instances `T` (final: no subclassing, not
+    /// tracked by the GC).
+    pub(crate) fn create<T: NativeType>(self, py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+        let TypeDef { slots: extra, mut methods, mut getset, mut members } = self;
+        let ObjectSlots { dealloc, new, richcompare, hash, repr } = T::OBJECT;
+        let mut slots = vec![
+            slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+            slot(ffi::Py_tp_new, new as *mut c_void),
+            slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
+            slot(ffi::Py_tp_hash, hash as *mut c_void),
+            slot(ffi::Py_tp_repr, repr as *mut c_void),
+        ];
+        slots.extend(extra);
+        slots.push(slot(ffi::Py_tp_doc, T::DOC.as_ptr() as *mut c_void));
         methods.push(ffi::PyMethodDef {
             ml_name: ptr::null(),
             ml_meth: ffi::PyMethodDefPointer::zeroed(),
@@ -169,8 +217,8 @@ impl TypeDef {
         slots.push(ffi::PyType_Slot { slot: 0, pfunc: ptr::null_mut() });
         let slots: &'static mut [ffi::PyType_Slot] = slots.leak();
         let spec: &'static mut ffi::PyType_Spec = Box::leak(Box::new(ffi::PyType_Spec {
-            name: name.as_ptr(),
-            basicsize: c_int::try_from(basic_size).map_err(|_| PyTypeError::new_err("instance size"))?,
+            name: T::NAME.as_ptr(),
+            basicsize: c_int::try_from(std::mem::size_of::<T>()).map_err(|_| PyTypeError::new_err("instance size"))?,
             itemsize: 0,
             flags: c_uint_flags(ffi::Py_TPFLAGS_DEFAULT),
             slots: slots.as_mut_ptr(),

@@ -7,7 +7,7 @@ use ntp_wire::{
     Authenticator, LeapIndicator, Mode, NtpShort, Packet, ReferenceId, ReferenceIdMeaning, Repr, Stratum, Trailer,
     Version,
 };
-use std::ffi::{c_int, c_long, c_void};
+use std::ffi::{CStr, c_int, c_long, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -227,6 +227,12 @@ struct PacketObject {
     header: [u8; HEADER_LEN],
 }
 
+impl capi::NativeType for PacketObject {
+    const NAME: &'static CStr = c"ntp_py._ntp_py.Packet";
+    const DOC: &'static CStr = c"Packet(*, leap=None, version=4, mode=None, stratum=0, poll=0, precision=0, root_delay=0.0, root_dispersion=0.0, reference_id=None, reference_time=None, origin_time=None, receive_time=None, transmit_time=None, trailer=None)\n--\n\nAn NTP packet: the 48-byte header and any extension fields, MAC or\ncrypto-NAK after it. Build one with keyword arguments, or read one with\n`Packet.parse`.";
+    const OBJECT: capi::ObjectSlots = capi::ObjectSlots { dealloc, new: tp_new, richcompare, hash, repr };
+}
+
 impl PacketObject {
     /// The header, through ntp-wire's accessors.
     fn view(&self) -> Packet<&[u8]> {
@@ -414,7 +420,7 @@ unsafe extern "C" fn tp_new(
     args: *mut ffi::PyObject,
     kwargs: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    capi::call(|py| {
+    capi::call_with_arguments("Packet", args, kwargs, NEW_ARGUMENTS, true, |py, arguments| {
         let [
             leap,
             version,
@@ -430,7 +436,7 @@ unsafe extern "C" fn tp_new(
             receive_time,
             transmit_time,
             trailer,
-        ] = capi::arguments(py, "Packet", args, kwargs, NEW_ARGUMENTS, true)?;
+        ] = arguments;
         // None is "not given" for the optional arguments.
         fn given(v: Option<Bound<'_, PyAny>>) -> Option<Bound<'_, PyAny>> {
             v.filter(|v| !v.is_none())
@@ -668,21 +674,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let noargs = |f: ffi::PyCFunction| ffi::PyMethodDefPointer { PyCFunction: f };
     let g = capi::getter;
     let def = TypeDef {
-        name: c"ntp_py._ntp_py.Packet",
-        basic_size: std::mem::size_of::<PacketObject>(),
-        slots: vec![
-            capi::slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
-            capi::slot(ffi::Py_tp_new, tp_new as *mut c_void),
-            capi::slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
-            capi::slot(ffi::Py_tp_hash, hash as *mut c_void),
-            capi::slot(ffi::Py_tp_repr, repr as *mut c_void),
-            capi::slot(ffi::Py_sq_length, length as *mut c_void),
-            capi::slot(
-                ffi::Py_tp_doc,
-                c"Packet(*, leap=None, version=4, mode=None, stratum=0, poll=0, precision=0, root_delay=0.0, root_dispersion=0.0, reference_id=None, reference_time=None, origin_time=None, receive_time=None, transmit_time=None, trailer=None)\n--\n\nAn NTP packet: the 48-byte header and any extension fields, MAC or\ncrypto-NAK after it. Build one with keyword arguments, or read one with\n`Packet.parse`."
-                    .as_ptr() as *mut c_void,
-            ),
-        ],
+        slots: vec![capi::slot(ffi::Py_sq_length, length as *mut c_void)],
         methods: vec![
             capi::method(
                 c"to_bytes",
@@ -747,7 +739,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             ),
         ],
     };
-    let ty = def.create(py)?;
+    let ty = def.create::<PacketObject>(py)?;
     install_parse(&ty)?;
     TYPE.store(ty.clone().into_ptr().cast(), Ordering::Release);
     m.add("Packet", ty)

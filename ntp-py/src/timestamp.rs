@@ -3,7 +3,7 @@
 //! closest to a pivot (the current time unless told otherwise), so
 //! dates after 2036-02-07 come out right.
 
-use std::ffi::{c_int, c_void};
+use std::ffi::{CStr, c_int, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::time::SystemTime;
@@ -50,9 +50,7 @@ impl PyTimestamp {
     }
 
     fn unix_parts(&self, pivot: Option<NtpDate>) -> PyResult<(i64, u32)> {
-        self.date(pivot)?
-            .to_unix()
-            .ok_or_else(|| PyOverflowError::new_err("the date does not fit in 64-bit Unix seconds"))
+        unix_of(self.date(pivot)?)
     }
 }
 
@@ -148,6 +146,12 @@ struct TimestampObject {
     has_era: u8,
 }
 
+impl capi::NativeType for TimestampObject {
+    const NAME: &'static CStr = c"ntp_py._ntp_py.NtpTimestamp";
+    const DOC: &'static CStr = c"NtpTimestamp(seconds=0, fraction=0)\n--\n\nAn NTP timestamp (RFC 5905 §6): 32 bits of seconds and 32 bits of fraction,\nand the era when it is known (from a Unix time or a datetime; a timestamp read\noff the wire has none, and is placed within 68 years of a pivot). Equality and\nhashing use the 64-bit wire value alone.";
+    const OBJECT: capi::ObjectSlots = capi::ObjectSlots { dealloc, new: tp_new, richcompare, hash, repr };
+}
+
 /// The `NtpTimestamp` type, set once at module init (a strong reference
 /// kept for the life of the process).
 static TYPE: AtomicPtr<ffi::PyTypeObject> = AtomicPtr::new(ptr::null_mut());
@@ -239,6 +243,9 @@ unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
     }
 }
 
+/// The arguments of `NtpTimestamp(...)`, in signature order.
+const NEW_ARGUMENTS: [&str; 2] = ["seconds", "fraction"];
+
 /// `NtpTimestamp(seconds=0, fraction=0)`: seconds within the era and a
 /// 2^-32 s fraction.
 unsafe extern "C" fn tp_new(
@@ -246,8 +253,7 @@ unsafe extern "C" fn tp_new(
     args: *mut ffi::PyObject,
     kwargs: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    capi::call(|py| {
-        let [seconds, fraction] = capi::arguments(py, "NtpTimestamp", args, kwargs, ["seconds", "fraction"], false)?;
+    capi::call_with_arguments("NtpTimestamp", args, kwargs, NEW_ARGUMENTS, false, |_py, [seconds, fraction]| {
         let seconds = seconds.map(|v| capi::extract::<u32>("seconds", &v)).transpose()?.unwrap_or(0);
         let fraction = fraction.map(|v| capi::extract::<u32>("fraction", &v)).transpose()?.unwrap_or(0);
         Ok(PyTimestamp::wire(NtpTimestamp::from_parts(seconds, fraction)).new_object())
@@ -364,28 +370,74 @@ unsafe extern "C" fn get_is_zero(slf: *mut ffi::PyObject, _closure: *mut c_void)
     capi::raw(ptr::null_mut(), || capi::bool_object(unsafe { read(slf) }.ts.is_zero()))
 }
 
-unsafe extern "C" fn get_era(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
-    // SAFETY: as in get_bits.
+/// What every conversion does: read the value of `slf`, resolve it to an
+/// instant (its own era if known, else the one closest to the pivot: the
+/// `pivot` argument of the method `function` when `method` names one, the
+/// current time for a getter) and hand that to `to_python`, under pyo3's
+/// entry guard.
+///
+/// # Safety
+/// `slf` must be a live `NtpTimestamp` object and, for a method, `args`
+/// and `kwargs` what CPython passed it.
+unsafe fn convert(
+    slf: *mut ffi::PyObject,
+    method: Option<(&str, *mut ffi::PyObject, *mut ffi::PyObject)>,
+    to_python: impl for<'py> FnOnce(Python<'py>, NtpDate) -> PyResult<Bound<'py, PyAny>>,
+) -> *mut ffi::PyObject {
+    // SAFETY: per the contract.
     let this = unsafe { read(slf) };
-    capi::call(|py| Ok(this.date(None)?.era().into_pyobject(py)?.into_ptr()))
+    capi::call(|py| {
+        let pivot = match method {
+            Some((function, args, kwargs)) => pivot_argument(py, function, args, kwargs)?,
+            None => None,
+        };
+        Ok(to_python(py, this.date(pivot)?)?.into_ptr())
+    })
+}
+
+/// An instant as Unix seconds and nanoseconds.
+fn unix_of(date: NtpDate) -> PyResult<(i64, u32)> {
+    date.to_unix().ok_or_else(|| PyOverflowError::new_err("the date does not fit in 64-bit Unix seconds"))
+}
+
+/// Unix seconds as a float.
+fn unix_float(py: Python<'_>, date: NtpDate) -> PyResult<Bound<'_, PyAny>> {
+    let (secs, nanos) = unix_of(date)?;
+    Ok((secs as f64 + f64::from(nanos) / 1e9).into_pyobject(py)?.into_any())
+}
+
+/// Unix nanoseconds as an int, exactly.
+fn unix_ns(py: Python<'_>, date: NtpDate) -> PyResult<Bound<'_, PyAny>> {
+    let (secs, nanos) = unix_of(date)?;
+    Ok((i128::from(secs) * 1_000_000_000 + i128::from(nanos)).into_pyobject(py)?.into_any())
+}
+
+/// An aware UTC datetime, microseconds rounded down.
+fn utc_datetime(py: Python<'_>, date: NtpDate) -> PyResult<Bound<'_, PyAny>> {
+    let (secs, nanos) = unix_of(date)?;
+    let delta = PyDelta::new(
+        py,
+        i32::try_from(secs.div_euclid(86_400)).map_err(|_| PyOverflowError::new_err("date out of range"))?,
+        secs.rem_euclid(86_400) as i32,
+        (nanos / 1_000) as i32,
+        false,
+    )?;
+    epoch(py)?.call_method1("__add__", (delta,))
+}
+
+unsafe extern "C" fn get_era(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls a getter with an instance of its (final) type.
+    unsafe { convert(slf, None, |py, date| Ok(date.era().into_pyobject(py)?.into_any())) }
 }
 
 unsafe extern "C" fn get_unix(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
-    // SAFETY: as in get_bits.
-    let this = unsafe { read(slf) };
-    capi::call(|py| {
-        let (secs, nanos) = this.unix_parts(None)?;
-        Ok((secs as f64 + f64::from(nanos) / 1e9).into_pyobject(py)?.into_ptr())
-    })
+    // SAFETY: as in get_era.
+    unsafe { convert(slf, None, unix_float) }
 }
 
 unsafe extern "C" fn get_unix_ns(slf: *mut ffi::PyObject, _closure: *mut c_void) -> *mut ffi::PyObject {
-    // SAFETY: as in get_bits.
-    let this = unsafe { read(slf) };
-    capi::call(|py| {
-        let (secs, nanos) = this.unix_parts(None)?;
-        Ok((i128::from(secs) * 1_000_000_000 + i128::from(nanos)).into_pyobject(py)?.into_ptr())
-    })
+    // SAFETY: as in get_era.
+    unsafe { convert(slf, None, unix_ns) }
 }
 
 unsafe extern "C" fn to_unix(
@@ -393,12 +445,9 @@ unsafe extern "C" fn to_unix(
     args: *mut ffi::PyObject,
     kwargs: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    // SAFETY: CPython calls a method with an instance of its (final) type.
-    let this = unsafe { read(slf) };
-    capi::call(|py| {
-        let (secs, nanos) = this.unix_parts(pivot_argument(py, "to_unix", args, kwargs)?)?;
-        Ok((secs as f64 + f64::from(nanos) / 1e9).into_pyobject(py)?.into_ptr())
-    })
+    // SAFETY: CPython calls a method with an instance of its (final) type
+    // and the arguments it was given.
+    unsafe { convert(slf, Some(("to_unix", args, kwargs)), unix_float) }
 }
 
 unsafe extern "C" fn to_datetime(
@@ -407,18 +456,7 @@ unsafe extern "C" fn to_datetime(
     kwargs: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
     // SAFETY: as in to_unix.
-    let this = unsafe { read(slf) };
-    capi::call(|py| {
-        let (secs, nanos) = this.unix_parts(pivot_argument(py, "to_datetime", args, kwargs)?)?;
-        let delta = PyDelta::new(
-            py,
-            i32::try_from(secs.div_euclid(86_400)).map_err(|_| PyOverflowError::new_err("date out of range"))?,
-            secs.rem_euclid(86_400) as i32,
-            (nanos / 1_000) as i32,
-            false,
-        )?;
-        Ok(epoch(py)?.call_method1("__add__", (delta,))?.into_ptr())
-    })
+    unsafe { convert(slf, Some(("to_datetime", args, kwargs)), utc_datetime) }
 }
 
 /// `a - b` in seconds, modulo the era: right whenever the two are less
@@ -465,21 +503,7 @@ const STATIC_KW: c_int = ffi::METH_VARARGS | ffi::METH_KEYWORDS | ffi::METH_STAT
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let kw = |f: ffi::PyCFunctionWithKeywords| ffi::PyMethodDefPointer { PyCFunctionWithKeywords: f };
     let def = TypeDef {
-        name: c"ntp_py._ntp_py.NtpTimestamp",
-        basic_size: std::mem::size_of::<TimestampObject>(),
-        slots: vec![
-            capi::slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
-            capi::slot(ffi::Py_tp_new, tp_new as *mut c_void),
-            capi::slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
-            capi::slot(ffi::Py_tp_hash, hash as *mut c_void),
-            capi::slot(ffi::Py_tp_repr, repr as *mut c_void),
-            capi::slot(ffi::Py_nb_subtract, subtract as *mut c_void),
-            capi::slot(
-                ffi::Py_tp_doc,
-                c"NtpTimestamp(seconds=0, fraction=0)\n--\n\nAn NTP timestamp (RFC 5905 §6): 32 bits of seconds and 32 bits of fraction,\nand the era when it is known (from a Unix time or a datetime; a timestamp read\noff the wire has none, and is placed within 68 years of a pivot). Equality and\nhashing use the 64-bit wire value alone."
-                    .as_ptr() as *mut c_void,
-            ),
-        ],
+        slots: vec![capi::slot(ffi::Py_nb_subtract, subtract as *mut c_void)],
         methods: vec![
             capi::method(c"from_bits", kw(from_bits), STATIC_KW, c"from_bits(bits)\n--\n\nFrom the 64-bit wire value."),
             capi::method(
@@ -540,7 +564,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ],
         members: Vec::new(),
     };
-    let ty = def.create(m.py())?;
+    let ty = def.create::<TimestampObject>(m.py())?;
     // The type lives for the rest of the process: the static keeps the
     // reference taken here.
     TYPE.store(ty.clone().into_ptr().cast(), Ordering::Release);

@@ -1,7 +1,6 @@
-//! The server's cost of one NTS request (RFC 8915) through the engine,
-//! beside an MD5-signed and an unauthenticated request, in one run.
-//!
-//! `cargo bench -p ntp-algo --bench nts`
+//! NTS: the server's cost of one NTS request (RFC 8915) through
+//! ntp-algo's engine, beside an MD5-signed and an unauthenticated request,
+//! in one run.
 //!
 //! Each metric is one `Engine::handle_datagram` of a client request from a
 //! fixed source plus the `poll_output` that hands back the reply: dispatch,
@@ -16,23 +15,20 @@
 //!   cookies with two placeholders (the most a request within the engine's
 //!   512-byte datagram asks for): 436 bytes in, 436 out.
 //!
-//! Printed as `RATIO <metric> ours=<ns> <other>=<ns> x<other/ours>`, the
-//! format of `bench/`: here "ours" is the NTS reply and the other is the
-//! engine's own unauthenticated or MD5 reply in the same run. ntpd-rs's
-//! `ntp-proto` NTS server path is not measured beside it: its server needs
-//! a key-set provider and cookies from its own NTS-KE, which `bench/` does
-//! not set up, so the baseline is our own plain reply, which shows what
-//! NTS adds per request.
+//! Here "ours" is the NTS reply and the other side is the engine's own
+//! unauthenticated or MD5 reply in the same run. ntpd-rs's `ntp-proto` NTS
+//! server path is not measured beside it: its server needs a key-set
+//! provider and cookies from its own NTS-KE, which this crate does not set
+//! up, so the baseline is our own plain reply, which shows what NTS adds
+//! per request.
 //!
-//! Timing: a batch size is calibrated to about 5 ms, 41 batches are timed
-//! and the median per call is kept; the three paths alternate over five
-//! rounds and each keeps its fastest median, so a busy neighbour on a
-//! shared machine shifts all of them alike.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+//! Every path is checked before timing (a reply of the expected length).
+//! The four paths alternate over a few rounds and each keeps its fastest
+//! median, as in `codec`, so a busy neighbour on a shared machine shifts
+//! all of them alike.
 
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use ntp_algo::{
     Engine, EngineConfig, MAX_DATAGRAM, NtsClient, NtsKeServerConfig, NtsKeys, NtsServerConfig, Output, RandomSource,
@@ -42,38 +38,10 @@ use ntp_wire::auth::{Key, KeyType, Keyring, sign};
 use ntp_wire::nts::AeadKey;
 use ntp_wire::{Mode, NtpDuration, NtpTimestamp, Repr};
 
-const TARGET_BATCH: Duration = Duration::from_millis(5);
-const SAMPLES: usize = 41;
+use crate::harness::{measure, print_ratio};
+
+/// Rounds of alternating measurements.
 const ROUNDS: usize = 5;
-
-fn measure<R, F: FnMut() -> R>(mut f: F) -> f64 {
-    let mut batch: u64 = 1;
-    loop {
-        let start = Instant::now();
-        for _ in 0..batch {
-            black_box(f());
-        }
-        if start.elapsed() >= TARGET_BATCH / 4 || batch >= 1 << 30 {
-            break;
-        }
-        batch *= 2;
-    }
-    let mut samples: Vec<f64> = (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..batch {
-                black_box(f());
-            }
-            start.elapsed().as_nanos() as f64 / batch as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[SAMPLES / 2]
-}
-
-fn print_ratio(metric: &str, ours_ns: f64, other: &str, other_ns: f64) {
-    println!("RATIO {metric} ours={ours_ns:.2} {other}={other_ns:.2} x{:.2}", other_ns / ours_ns);
-}
 
 /// Not random at all: the benchmark measures cost, not secrecy.
 fn counter() -> Box<dyn RandomSource + Send> {
@@ -115,7 +83,8 @@ fn nts_request(server: &mut Engine, cookies: usize) -> Vec<u8> {
     request[..len].to_vec()
 }
 
-fn main() {
+/// Measures and prints the three `nts.server.*` ratios.
+pub fn run() {
     let source: SocketAddr = "192.0.2.2:123".parse().unwrap();
     let mut keyring = Keyring::new();
     keyring.insert(Key::new(1, KeyType::Md5, b"interop-md5-key!").unwrap(), true);
