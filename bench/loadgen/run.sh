@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Server throughput of ntp-node beside chronyd, one core each, on loopback.
 #
-#   bench/loadgen/run.sh [--ntp-node PATH] [--rounds N] [--seconds S]
+#   bench/loadgen/run.sh [--ntp-node PATH] [--rounds N] [--seconds S] [--perf]
 #
 # Builds loadgen.c (cc -O2) into a temp dir, then for each mode (no key, MD5
 # key) and each round runs each server in turn, pinned to core 1, with the load
@@ -16,6 +16,16 @@
 # disturbs much less than the rate:
 #
 #   CPU serve.nokey ours=<µs> chronyd=<µs> per reply x<chronyd/ours>
+#
+# With --perf, the first round of each server and mode also samples the server
+# with `perf record -g -p PID` and prints where a reply's CPU time goes:
+#
+#   PROFILE serve.nokey ours: <µs> per reply = kernel <µs> (udp_sendmsg <µs>,
+#           udp_recvmsg <µs>) + user <µs>
+#
+# udp_sendmsg is the kernel's send path of one reply; on loopback it includes
+# the delivery into the load generator's socket (the softirq runs on the
+# sender's core), so no server can answer for less.
 #
 # chronyd runs with -x (never touches the clock), `local stratum 1`, `allow`,
 # no rate limiting, bound to 127.0.0.1 on its own port, in its own temp dir.
@@ -40,6 +50,7 @@ PORT=${PORT:-11123}
 NTP_NODE_SERVE_CMD=${NTP_NODE_SERVE_CMD:-'{bin} run --listen 127.0.0.1:{port} --master 1 {keyargs}'}
 NTP_NODE_KEY_ARGS=${NTP_NODE_KEY_ARGS:-'--keyfile {keyfile}'}
 LOADGEN_ARGS=${LOADGEN_ARGS:-}
+PERF=0
 KEYID=7
 KEY=loadgen-bench-key
 
@@ -53,6 +64,7 @@ while [ $# -gt 0 ]; do
     --ntp-node) NTP_NODE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --seconds) SECS=$2; shift 2 ;;
+    --perf) PERF=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -62,6 +74,9 @@ export PATH="$PATH:/usr/sbin:/sbin"
 command -v chronyd >/dev/null || die "chronyd not found (Debian package chrony)"
 command -v taskset >/dev/null || die "taskset not found (util-linux)"
 [ "$(nproc)" -ge 2 ] || die "needs two cores (server on core 1, load on core 0)"
+if [ "$PERF" = 1 ]; then
+    command -v perf >/dev/null || die "--perf needs perf (Debian package linux-perf)"
+fi
 if [ -n "$NTP_NODE" ]; then
     [ -x "$NTP_NODE" ] || die "NTP_NODE '$NTP_NODE' is not an executable file"
 fi
@@ -143,14 +158,22 @@ cpu_ticks() { # PID -> user+system CPU time of the process, clock ticks
 
 # Runs in this shell, not in a $(...) subshell, so that the EXIT trap sees the
 # server's PID and stops it whatever fails.
-measure() { # DAEMON MODE -> RATE (replies/s), CPU (server CPU µs per reply)
-    local daemon=$1 mode=$2 keyopts=() out before after replies
+measure() { # DAEMON MODE PROFILE -> RATE (replies/s), CPU (server CPU µs per reply)
+    local daemon=$1 mode=$2 profile=$3 keyopts=() out before after replies perf_pid=""
     [ "$mode" = md5 ] && keyopts=(-k "$KEYID" -K "$KEY")
     start_server "$daemon" "$mode"
+    if [ "$profile" = 1 ]; then
+        # The server's own samples (its system calls and the softirqs they
+        # run), taken while the load is steady.
+        (sleep 0.5 && exec perf record -q -p "$SERVER_PID" -g -o "$WORK/perf.data" -- sleep "$(awk -v s="$SECS" 'BEGIN { print (s > 1.5) ? s - 1 : 0.5 }')") \
+            >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     before=$(cpu_ticks "$SERVER_PID")
     # shellcheck disable=SC2086 # extra options are split into words on purpose
     out=$(taskset -c 0 "$WORK/loadgen" -p "$PORT" -t "$SECS" "${keyopts[@]}" $LOADGEN_ARGS)
     after=$(cpu_ticks "$SERVER_PID")
+    [ -n "$perf_pid" ] && { wait "$perf_pid" || die "perf record failed"; }
     stop_server
     replies=${out#replies=}
     replies=${replies%% *}
@@ -158,6 +181,21 @@ measure() { # DAEMON MODE -> RATE (replies/s), CPU (server CPU µs per reply)
     echo "  $mode/$daemon: $out cpu_us_per_reply=$CPU" >&2
     out=${out##*rate=}
     RATE=${out%% *}
+    [ "$profile" = 1 ] && profile_line "$daemon" "$mode" "$CPU"
+    return 0
+}
+
+profile_line() { # DAEMON MODE CPU_US -> prints the PROFILE line from $WORK/perf.data
+    local daemon=$1 mode=$2 cpu=$3 kernel send recv
+    kernel=$(perf report -i "$WORK/perf.data" --no-children --sort dso -g none --stdio 2>/dev/null |
+        awk '$2 == "[kernel.kallsyms]" { sub("%", "", $1); print $1 }')
+    # Children shares: the function and all it calls.
+    read -r send recv < <(perf report -i "$WORK/perf.data" --children --sort sym -g none --stdio 2>/dev/null |
+        awk '$4 == "udp_sendmsg" { s = $1 } $4 == "udp_recvmsg" { r = $1 }
+             END { gsub("%", "", s); gsub("%", "", r); print s + 0, r + 0 }')
+    awk -v d="$daemon" -v m="$mode" -v c="$cpu" -v k="${kernel:-0}" -v s="$send" -v r="$recv" 'BEGIN {
+        printf "PROFILE serve.%s %s: %.2f us per reply = kernel %.2f us (udp_sendmsg %.2f us, udp_recvmsg %.2f us) + user %.2f us\n",
+            m, d, c, c * k / 100, c * s / 100, c * r / 100, c * (100 - k) / 100 }'
 }
 
 median() {
@@ -175,7 +213,7 @@ for mode in nokey md5; do
         order=$DAEMONS
         [ $((round % 2)) = 0 ] && order=$(echo "$DAEMONS" | tr ' ' '\n' | tac | tr '\n' ' ')
         for daemon in $order; do
-            measure "$daemon" "$mode"
+            measure "$daemon" "$mode" "$([ "$PERF" = 1 ] && [ "$round" = 1 ] && echo 1 || echo 0)"
             rates[$daemon]="${rates[$daemon]:-} $RATE"
             cpus[$daemon]="${cpus[$daemon]:-} $CPU"
         done
