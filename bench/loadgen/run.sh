@@ -193,7 +193,11 @@ profile_line() { # DAEMON MODE CPU_US -> prints the PROFILE line from $WORK/perf
     read -r send recv < <(perf report -i "$WORK/perf.data" --children --sort sym -g none --stdio 2>/dev/null |
         awk '$4 == "udp_sendmsg" { s = $1 } $4 == "udp_recvmsg" { r = $1 }
              END { gsub("%", "", s); gsub("%", "", r); print s + 0, r + 0 }')
-    awk -v d="$daemon" -v m="$mode" -v c="$cpu" -v k="${kernel:-0}" -v s="$send" -v r="$recv" 'BEGIN {
+    if [ -z "$kernel" ] || [ "$send" = 0 ]; then
+        echo "PROFILE serve.$mode $daemon: no kernel samples or symbols (perf needs root, or kernel.perf_event_paranoid <= 1 and kernel.kptr_restrict 0)"
+        return 0
+    fi
+    awk -v d="$daemon" -v m="$mode" -v c="$cpu" -v k="$kernel" -v s="$send" -v r="$recv" 'BEGIN {
         printf "PROFILE serve.%s %s: %.2f us per reply = kernel %.2f us (udp_sendmsg %.2f us, udp_recvmsg %.2f us) + user %.2f us\n",
             m, d, c, c * k / 100, c * s / 100, c * r / 100, c * (100 - k) / 100 }'
 }
