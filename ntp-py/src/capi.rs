@@ -28,7 +28,7 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 /// decrefs of dropped `Py<T>`) is exactly as in a pyo3 method: for
 /// every path but the few hot ones, which are written without pyo3 types.
 pub(crate) fn call(body: impl for<'py> FnOnce(Python<'py>) -> PyResult<*mut ffi::PyObject>) -> *mut ffi::PyObject {
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
+    raw(ptr::null_mut(), || {
         Python::attach(|py| match body(py) {
             Ok(obj) => obj,
             Err(err) => {
@@ -36,11 +36,6 @@ pub(crate) fn call(body: impl for<'py> FnOnce(Python<'py>) -> PyResult<*mut ffi:
                 ptr::null_mut()
             }
         })
-    }));
-    outcome.unwrap_or_else(|_| {
-        // SAFETY: CPython called us holding the GIL; a static C string.
-        unsafe { ffi::PyErr_SetString(ffi::PyExc_SystemError, c"ntp_py: internal error (panic)".as_ptr()) };
-        ptr::null_mut()
     })
 }
 

@@ -346,7 +346,7 @@ fn parse_other(data: &Bound<'_, PyAny>) -> PyResult<*mut ffi::PyObject> {
 /// parsed per call). The decode is the hot path of the package: a bytes
 /// object is read in place, with no pyo3 wrapper made or dropped.
 unsafe extern "C" fn parse_entry(_self: *mut ffi::PyObject, arg: *mut ffi::PyObject) -> *mut ffi::PyObject {
-    let outcome = std::panic::catch_unwind(|| {
+    capi::raw(ptr::null_mut(), || {
         // SAFETY: CPython calls a METH_O function on a thread attached to
         // the interpreter (holding the GIL), with `arg` a valid borrowed
         // reference; the token and `arg` do not outlive this call. Nothing
@@ -368,11 +368,6 @@ unsafe extern "C" fn parse_entry(_self: *mut ffi::PyObject, arg: *mut ffi::PyObj
             err.restore(py);
             ptr::null_mut()
         })
-    });
-    outcome.unwrap_or_else(|_| {
-        // SAFETY: attached (see above); a static C string message.
-        unsafe { ffi::PyErr_SetString(ffi::PyExc_SystemError, c"ntp_py: Packet.parse panicked".as_ptr()) };
-        ptr::null_mut()
     })
 }
 
