@@ -863,8 +863,9 @@ impl Discipline {
         let poll = if self.fast_slewing() { STARTUP_POLL_LOG2 } else { self.poll.min(self.config.allan_log2) };
         // A real clock slews at most `max_slew_rate` (500 ppm through the
         // kernel's frequency alone): ask for no more, and keep the residual
-        // honest.
-        let limit = self.config.max_slew_rate.max(self.config.max_frequency.abs());
+        // honest. The normalized configuration keeps it at least
+        // `max_frequency`.
+        let limit = self.config.max_slew_rate;
         let gain = if self.fast_slewing() { PLL_GAIN } else { self.phase_gain };
         // The limit holds for the whole correction, frequency plus slew: a
         // kernel clamps what it is given to ±500 ppm, so asking for 100 ppm

@@ -835,11 +835,17 @@ impl Engine {
     /// While the discipline measures the frequency after start-up (FREQ),
     /// hands it the start-up fit of association `id` if that is the system
     /// peer: one more sample in it, whether or not the clock filter passed
-    /// it on (see [`Discipline::adopt_frequency_fit`]).
+    /// it on.
     fn measure_frequency(&mut self, id: AssociationId) {
-        if self.discipline.state() != ClockState::Freq || self.system.system_peer() != Some(id) {
-            return;
+        if self.discipline.state() == ClockState::Freq && self.system.system_peer() == Some(id) {
+            self.adopt_startup_fit(id);
         }
+    }
+
+    /// Hands the discipline the start-up fit of association `id`, which it
+    /// takes while it measures the frequency (see
+    /// [`Discipline::adopt_frequency_fit`]).
+    fn adopt_startup_fit(&mut self, id: AssociationId) {
         if let Some(fit) = self.associations.get(id).and_then(Association::startup_fit) {
             self.discipline.adopt_frequency_fit(fit);
         }
@@ -1258,11 +1264,8 @@ impl Engine {
         // at the first update, all of them after a change of peer. (For the
         // same peer in FREQ, `measure_frequency` handed its fit over already
         // when the sample arrived.)
-        let first_or_new_peer = self.discipline.state() == ClockState::Nset || was != SyncSource::Peer(peer_id);
-        if self.discipline.measuring_frequency() && first_or_new_peer {
-            if let Some(fit) = self.associations.get(peer_id).and_then(Association::startup_fit) {
-                self.discipline.adopt_frequency_fit(fit);
-            }
+        if self.discipline.state() == ClockState::Nset || was != SyncSource::Peer(peer_id) {
+            self.adopt_startup_fit(peer_id);
         }
         let result = self.discipline.update(t, offset, log2_seconds(self.config.precision));
         match result {
